@@ -1,0 +1,1 @@
+//! Requirement catalogue, checks, generators and role drivers.
