@@ -9,6 +9,7 @@
 //!   checkout (`--schemas DIR`); formats asserted, nothing ever fetched over the network.
 
 pub mod catalogue;
+pub mod formats;
 pub mod generate;
 pub mod official;
 pub mod registry;

@@ -393,6 +393,14 @@ impl Registry {
     }
 }
 
+/// Compiles a schema that came from outside (a custom event's `schemaUri`, fetched only on
+/// request) with the registry's options: formats asserted, and no further fetching.
+pub fn compile_untrusted(schema: &Value) -> Result<Validator, String> {
+    options()
+        .build(schema)
+        .map_err(|e| truncate(&e.to_string(), 300))
+}
+
 /// The validator options used for every schema, embedded or official.
 fn options() -> jsonschema::ValidationOptions<'static> {
     jsonschema::options()
