@@ -106,8 +106,11 @@ pub enum SchemaLookup {
 /// One way an event breaks its schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaError {
-    /// JSON pointer into the event.
+    /// JSON pointer into the event. For a missing required member it points at the member
+    /// that should be there (`/context/id`), not at its parent.
     pub pointer: String,
+    /// The keyword that failed (`required`, `format`, `additionalProperties`, `enum`, ...).
+    pub keyword: String,
     /// JSON pointer into the schema (the keyword that failed).
     pub schema_path: String,
     /// What failed, in the validator's words.
@@ -363,8 +366,15 @@ impl Registry {
                 verdict.truncated += 1;
                 continue;
             }
+            let mut pointer = err.instance_path().to_string();
+            if let jsonschema::error::ValidationErrorKind::Required { property } = err.kind() {
+                if let Some(name) = property.as_str() {
+                    pointer = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
+                }
+            }
             verdict.errors.push(SchemaError {
-                pointer: err.instance_path().to_string(),
+                pointer,
+                keyword: err.kind().keyword().to_owned(),
                 schema_path: err.schema_path().to_string(),
                 message: truncate(&err.to_string(), 300),
             });
