@@ -8,6 +8,7 @@ use std::io::Write;
 use anyhow::Context;
 use cdevents_reports::{Finding, Level};
 use cdevents_schemas::Registry;
+use cdevents_suites::checks::stream::SeenIds;
 use cdevents_suites::checks::{CheckedEvent, EventChecker, SchemaUriResolver};
 use cdevents_suites::input::{self, Item, Limits, Location};
 use serde_json::{json, Value};
@@ -58,6 +59,8 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
     let stdout = anstream::stdout();
     let mut out = stdout.lock();
     let mut usage_error = false;
+    // CDE-CTX-012 across the whole run: distinct events never share source and id.
+    let mut seen = SeenIds::default();
 
     for source in input::walk_paths(&args.paths, &limits) {
         let source = match source {
@@ -69,7 +72,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
             }
         };
         for item in input::decode_source(&source, &limits) {
-            let line = judge(&checker, item, fail_on, &mut totals);
+            let line = judge(&checker, &mut seen, item, fail_on, &mut totals);
             let printed = match args.format {
                 ValidateFormat::Json => writeln!(out, "{}", line.to_json()),
                 ValidateFormat::Human
@@ -136,11 +139,18 @@ struct Line {
     valid: bool,
 }
 
-fn judge(checker: &EventChecker<'_>, item: Item, fail_on: Level, totals: &mut Totals) -> Line {
+fn judge(
+    checker: &EventChecker<'_>,
+    seen: &mut SeenIds,
+    item: Item,
+    fail_on: Level,
+    totals: &mut Totals,
+) -> Line {
     totals.events += 1;
     let (checked, findings, error) = match &item.result {
         Ok(env) => {
-            let c = checker.check_envelope(env);
+            let mut c = checker.check_envelope(env);
+            c.findings.extend(seen.observe(&env.cdevent));
             let f = c.findings.clone();
             (Some(c), f, None)
         }

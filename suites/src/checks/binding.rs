@@ -126,6 +126,35 @@ pub(super) fn check(env: &Envelope, out: &mut CheckedEvent) {
         ContentMode::Bare => {}
     }
 
+    // The data must be the CDEvent itself, as JSON.
+    if env.raw_data_was_base64 {
+        out.findings.push(finding(
+            ids::CE_DATA,
+            "",
+            "the CDEvent is carried base64-encoded in `data_base64`; it must be the JSON value of `data`",
+        ));
+    } else if env.cdevent.is_string() {
+        out.findings.push(finding(
+            ids::CE_DATA,
+            "",
+            "the data is a JSON string; the CDEvent must be carried as a JSON object, not as text",
+        ));
+    }
+    if let Some(ds) = &ce.dataschema {
+        if ds.is_empty() || !formats::is_valid(Format::Uri, ds) {
+            out.findings.push(finding(
+                ids::CE_DATASCHEMA,
+                "",
+                format!(
+                    "`{}` {} is not an absolute URI",
+                    header("dataschema"),
+                    quote(ds)
+                ),
+            ));
+        }
+    }
+    extensions(env, out);
+
     // Attribute naming and formats of the CloudEvents core.
     for name in ce.extensions.keys() {
         let ok = !name.is_empty()
@@ -153,6 +182,62 @@ pub(super) fn check(env: &Envelope, out: &mut CheckedEvent) {
                     header("source"),
                     quote(src)
                 ),
+            ));
+        }
+    }
+}
+
+/// Extension names and values (CloudEvents type system; `sequence`).
+fn extensions(env: &Envelope, out: &mut CheckedEvent) {
+    let Some(ce) = &env.ce else {
+        return;
+    };
+    for (name, value) in &ce.extensions {
+        if name == "data" {
+            out.findings.push(finding(
+                ids::CE_NO_DATA_ATTRIBUTE,
+                "",
+                "no CloudEvents attribute may be named `data`",
+            ));
+            continue;
+        }
+        let shape_ok = name.len() <= 20 && name.starts_with(|c: char| c.is_ascii_lowercase());
+        if !shape_ok {
+            out.findings.push(finding(
+                ids::CE_ATTRIBUTE_NAME_SHAPE,
+                "",
+                format!(
+                    "attribute name {} should start with a letter and be at most 20 characters",
+                    quote(name)
+                ),
+            ));
+        }
+        let value_ok = match value {
+            Value::String(s) => !s.chars().any(|c| {
+                c.is_control()
+                    || matches!(c as u32, 0xFDD0..=0xFDEF)
+                    || (c as u32 & 0xFFFE) == 0xFFFE
+            }),
+            Value::Bool(_) => true,
+            Value::Number(n) => n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
+            Value::Null => true,
+            Value::Array(_) | Value::Object(_) => false,
+        };
+        if !value_ok {
+            out.findings.push(finding(
+                ids::CE_ATTRIBUTE_VALUE,
+                "",
+                format!(
+                    "attribute {} has a value that is not a CloudEvents type (string without control characters, 32-bit integer, boolean)",
+                    quote(name)
+                ),
+            ));
+        }
+        if name == "sequence" && value.as_str().is_none_or(str::is_empty) {
+            out.findings.push(finding(
+                ids::CE_SEQUENCE,
+                "",
+                "the `sequence` extension must be a non-empty string",
             ));
         }
     }

@@ -24,16 +24,26 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
         .map(str::to_owned);
     out.spec = version(checker, ev, out);
     let type_known = check_type(checker, out);
+    // The link rules name what the schema's `anyOf` error cannot; where they judged a link,
+    // its schema errors are left out.
+    let flagged_links = match out.spec {
+        Some(spec) => super::links::check(spec, ev, out),
+        None => Default::default(),
+    };
+    for member in ["context", "subject"] {
+        if !obj.get(member).is_some_and(Value::is_object) {
+            out.findings.push(finding(
+                ids::SCHEMA_SHAPE,
+                format!("/{member}"),
+                format!("the required `{member}` object is missing or not an object"),
+            ));
+        }
+    }
     if let (Some(spec), Some(t), true) = (out.spec, out.type_name.clone(), type_known) {
-        schema(checker, spec, &t, ev, out);
-    } else if out.spec.is_some() && ctx.is_none() {
-        out.findings.push(finding(
-            ids::SCHEMA_SHAPE,
-            "/context",
-            "the required `context` object is missing",
-        ));
+        schema(checker, spec, &t, ev, &flagged_links, out);
     }
     sources(ev, out);
+    recommendations(ev, out);
     custom_data(ev, out);
     if let (Some(resolver), Some(uri)) = (
         checker.schema_uri,
@@ -41,6 +51,10 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
     ) {
         schema_uri(resolver, uri, ev, out);
     }
+    // The same requirement at the same place is one finding, whichever rule saw it first.
+    let mut seen = std::collections::HashSet::new();
+    out.findings
+        .retain(|f| seen.insert((f.id.clone(), f.pointer.clone())));
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -109,8 +123,8 @@ fn version(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEvent) -> Op
 /// Well-formed and known type. Returns whether a schema exists for it.
 fn check_type(checker: &EventChecker<'_>, out: &mut CheckedEvent) -> bool {
     let Some(t) = out.type_name.clone() else {
-        // Missing or not a string: the schema says so when there is a version to pick it by.
-        if out.spec.is_none() {
+        // Without a type there is no schema to pick: say so here.
+        if out.findings.iter().all(|f| f.pointer != "/context") {
             out.findings.push(finding(
                 ids::TYPE_FORMAT,
                 "/context/type",
@@ -207,11 +221,19 @@ fn schema(
     spec: SpecVersion,
     t: &str,
     ev: &Value,
+    flagged_links: &std::collections::BTreeSet<usize>,
     out: &mut CheckedEvent,
 ) {
+    let judged_link = |pointer: &str| {
+        pointer
+            .strip_prefix("/context/links/")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|i| i.parse::<usize>().ok())
+            .is_some_and(|i| flagged_links.contains(&i))
+    };
     match checker.registry.validate(spec, t, ev) {
         Ok(verdict) => {
-            for e in &verdict.errors {
+            for e in verdict.errors.iter().filter(|e| !judged_link(&e.pointer)) {
                 out.findings.push(finding(
                     ids::for_schema_error(&e.pointer, &e.keyword),
                     e.pointer.clone(),
@@ -258,6 +280,55 @@ fn sources(ev: &Value, out: &mut CheckedEvent) {
             ));
         }
     }
+}
+
+/// SHOULD-level advice on the context and subject.
+fn recommendations(ev: &Value, out: &mut CheckedEvent) {
+    let source = ev.pointer("/context/source").and_then(Value::as_str);
+    if let Some(s) = source {
+        let already = out.findings.iter().any(|f| f.pointer == "/context/source");
+        if !already && !formats::is_valid(Format::Uri, s) {
+            out.findings.push(finding(
+                ids::SOURCE_ABSOLUTE,
+                "/context/source",
+                format!(
+                    "{} is a relative reference; an absolute URI is recommended",
+                    quote(s)
+                ),
+            ));
+        }
+    }
+    if let (Some(s), Some(sub)) = (
+        source,
+        ev.pointer("/subject/source").and_then(Value::as_str),
+    ) {
+        if s == sub {
+            out.findings.push(finding(
+                ids::SUBJECT_SOURCE_REPEATED,
+                "/subject/source",
+                "subject.source repeats context.source; leave it out",
+            ));
+        }
+    }
+    if let Some(c) = ev.pointer("/context/chainId").and_then(Value::as_str) {
+        if !c.is_empty() && !is_uuid(c) {
+            out.findings.push(finding(
+                ids::CHAIN_ID_UUID,
+                "/context/chainId",
+                format!("chainId {} is not a UUID", quote(c)),
+            ));
+        }
+    }
+}
+
+/// `8-4-4-4-12` hexadecimal digits (RFC 4122 syntax; any version).
+pub fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn is_json_media_type(ct: &str) -> bool {

@@ -39,6 +39,30 @@ pub const CUSTOM_TYPE: &str = "CDE-CX-001";
 pub const SCHEMA_URI: &str = "CDE-CX-002";
 /// Embedded links well-formed.
 pub const LINKS: &str = "CDE-LNK-001";
+/// Embedded links carry no `chainId`/`timestamp`.
+pub const LINK_EMBEDDED_FIELDS: &str = "CDE-LNK-002";
+/// Embedded PATH link.
+pub const LINK_PATH: &str = "CDE-LNK-003";
+/// Embedded END link.
+pub const LINK_END: &str = "CDE-LNK-004";
+/// Embedded RELATION link.
+pub const LINK_RELATION: &str = "CDE-LNK-005";
+/// Link tags are string to string.
+pub const LINK_TAGS: &str = "CDE-LNK-006";
+/// A domainId has all its segments.
+pub const DOMAIN_ID: &str = "CDE-LNK-008";
+/// A domainId type is governed.
+pub const DOMAIN_ID_TYPE: &str = "CDE-LNK-009";
+/// A domainId percent-encodes in upper case.
+pub const DOMAIN_ID_ENCODING: &str = "CDE-LNK-010";
+/// `context.source` absolute URI (SHOULD).
+pub const SOURCE_ABSOLUTE: &str = "CDE-CTX-003";
+/// `context.chainId` UUID (SHOULD).
+pub const CHAIN_ID_UUID: &str = "CDE-CTX-011";
+/// No two distinct events share source and id.
+pub const UNIQUE_ID: &str = "CDE-CTX-012";
+/// `subject.source` left out when it repeats `context.source` (SHOULD).
+pub const SUBJECT_SOURCE_REPEATED: &str = "CDE-SUB-003";
 /// `subject.id` non-empty.
 pub const SUBJECT_ID: &str = "CDE-SUB-001";
 /// `subject.source` non-empty URI-reference.
@@ -70,6 +94,18 @@ pub const CE_SOURCE_FORMAT: &str = "CDE-CE-010";
 pub const CE_TIME_FORMAT: &str = "CDE-CE-011";
 /// Attribute names lower-case letters and digits.
 pub const CE_ATTRIBUTE_NAME: &str = "CDE-CE-013";
+/// The data is the CDEvent as JSON.
+pub const CE_DATA: &str = "CDE-CE-009";
+/// `dataschema` absolute URI.
+pub const CE_DATASCHEMA: &str = "CDE-CE-012";
+/// Attribute names start with a letter, at most 20 characters (SHOULD).
+pub const CE_ATTRIBUTE_NAME_SHAPE: &str = "CDE-CE-014";
+/// No attribute named `data`.
+pub const CE_NO_DATA_ATTRIBUTE: &str = "CDE-CE-015";
+/// Attribute values are CloudEvents types.
+pub const CE_ATTRIBUTE_VALUE: &str = "CDE-CE-017";
+/// The `sequence` extension is a non-empty string.
+pub const CE_SEQUENCE: &str = "CDE-CE-019";
 
 /// Every id above, for the catalogue test.
 pub const ALL: &[&str] = &[
@@ -92,6 +128,18 @@ pub const ALL: &[&str] = &[
     CUSTOM_TYPE,
     SCHEMA_URI,
     LINKS,
+    LINK_EMBEDDED_FIELDS,
+    LINK_PATH,
+    LINK_END,
+    LINK_RELATION,
+    LINK_TAGS,
+    DOMAIN_ID,
+    DOMAIN_ID_TYPE,
+    DOMAIN_ID_ENCODING,
+    SOURCE_ABSOLUTE,
+    CHAIN_ID_UUID,
+    UNIQUE_ID,
+    SUBJECT_SOURCE_REPEATED,
     SUBJECT_ID,
     SUBJECT_SOURCE,
     CONTENT,
@@ -107,6 +155,12 @@ pub const ALL: &[&str] = &[
     CE_SOURCE_FORMAT,
     CE_TIME_FORMAT,
     CE_ATTRIBUTE_NAME,
+    CE_DATA,
+    CE_DATASCHEMA,
+    CE_ATTRIBUTE_NAME_SHAPE,
+    CE_NO_DATA_ATTRIBUTE,
+    CE_ATTRIBUTE_VALUE,
+    CE_SEQUENCE,
 ];
 
 /// The most specific requirement a schema error names, by where it is and which keyword failed.

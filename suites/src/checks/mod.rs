@@ -8,6 +8,8 @@
 pub mod binding;
 pub mod event;
 pub mod ids;
+pub mod links;
+pub mod stream;
 
 use cdevents_reports::{Finding, Level};
 use cdevents_schemas::{Registry, SpecVersion};

@@ -213,6 +213,11 @@ impl<'a> Builder<'a> {
         {
             return strings::uuid().prop_map(Value::from).boxed();
         }
+        if plain_string && f.name == "source" && matches!(role, Role::Context | Role::Subject) {
+            // The test events' schemas drop the format of `source`, but the spec text still
+            // makes it a non-empty URI-reference (CDE-CTX-002, CDE-SUB-002): generate that.
+            return strings::uri_reference(true).prop_map(Value::from).boxed();
+        }
         if f.name == "domainId" {
             // `@domainid` in relation links but only `uri-reference` in `from`, `to` and `end`:
             // all are meant to be domain ids, held to the `domainid` pattern where it applies.
