@@ -52,6 +52,33 @@ pub enum Command {
     /// Print the requirement catalogue: every check the kit makes, with its level and section.
     #[command(after_help = REQUIREMENTS_HELP)]
     Requirements(RequirementsArgs),
+    /// Run a conformance suite against a live implementation.
+    #[command(subcommand)]
+    Test(TestCommand),
+    /// Run a reference implementation (conformant, or broken on purpose with --fault).
+    #[command(subcommand)]
+    Reference(ReferenceCommand),
+    /// Re-render a results file into reports, or compare two runs for CI gating.
+    #[command(subcommand)]
+    Report(crate::commands::report::ReportCommand),
+}
+
+/// The live suites, one per role of the implementation under test.
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Drive a CDEvents listener: the kit sends, the target receives.
+    Listener(crate::commands::test_listener::Args),
+    /// Judge a CDEvents sender: the kit hosts a sink, the target sends to it.
+    Sender(crate::commands::test_sender::Args),
+}
+
+/// The reference implementations.
+#[derive(Debug, Subcommand)]
+pub enum ReferenceCommand {
+    /// A conformant CDEvents listener (or a broken one, with --fault).
+    Listener(crate::commands::reference_listener::Args),
+    /// A conformant CDEvents sender (or a broken one, with --fault).
+    Sender(crate::commands::reference_sender::Args),
 }
 
 const VALIDATE_HELP: &str = "\

@@ -5,6 +5,7 @@ mod commands;
 mod exit;
 mod fetch;
 mod output;
+mod reporting;
 
 use std::process::ExitCode;
 
@@ -16,6 +17,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Validate(args) => commands::validate::run(args),
         cli::Command::Requirements(args) => commands::requirements::run(args),
+        cli::Command::Test(cli::TestCommand::Listener(args)) => commands::test_listener::run(args),
+        cli::Command::Test(cli::TestCommand::Sender(args)) => commands::test_sender::run(args),
+        cli::Command::Reference(cli::ReferenceCommand::Listener(args)) => {
+            commands::reference_listener::run(args)
+        }
+        cli::Command::Reference(cli::ReferenceCommand::Sender(args)) => {
+            commands::reference_sender::run(args)
+        }
+        cli::Command::Report(cmd) => commands::report::run(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

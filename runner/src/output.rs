@@ -25,8 +25,14 @@ pub fn init_color(when: ColorWhen) {
 /// Prints an error of the run (not a finding) with its causes.
 pub fn error(err: &anyhow::Error) {
     let mut msg = format!("{FAIL}error{FAIL:#}: {err}");
+    let mut said = err.to_string();
     for cause in err.chain().skip(1) {
-        msg.push_str(&format!("\n  caused by: {cause}"));
+        let c = cause.to_string();
+        // Error types often repeat their source in their own message: say each thing once.
+        if !said.contains(&c) {
+            msg.push_str(&format!("\n  caused by: {c}"));
+        }
+        said.push_str(&c);
     }
     anstream::eprintln!("{msg}");
 }

@@ -1,6 +1,10 @@
 //! Requirement catalogue, checks, generators and role drivers.
 
 pub mod checks;
+pub mod drivers;
+pub mod faults;
 pub mod generators;
 pub mod input;
+pub mod reference;
 pub mod requirements;
+pub mod wire;

@@ -61,6 +61,8 @@ pub(super) fn check(env: &Envelope, out: &mut CheckedEvent) {
             let cde = ev.pointer(pointer).and_then(Value::as_str);
             match (ce_value, cde) {
                 (Some(c), Some(d)) if c == d => {}
+                // An empty attribute was reported as missing (CDE-CE-001).
+                (Some(c), _) if c.is_empty() => {}
                 (Some(c), Some(d)) => out.findings.push(finding(
                     id,
                     pointer,

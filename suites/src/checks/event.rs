@@ -233,9 +233,44 @@ fn schema(
     };
     match checker.registry.validate(spec, t, ev) {
         Ok(verdict) => {
-            for e in verdict.errors.iter().filter(|e| !judged_link(&e.pointer)) {
+            // A version in the wrong attribute was reported as such (CDE-CTX-007): the
+            // schema's "required" and "unexpected" errors about it say the same thing again.
+            let wrong_attr = out
+                .findings
+                .iter()
+                .any(|f| f.id == ids::VERSION_ATTRIBUTE)
+                .then(|| {
+                    let right = spec.version_attribute();
+                    let wrong = if right == "version" {
+                        "specversion"
+                    } else {
+                        "version"
+                    };
+                    (
+                        format!("/context/{right}"),
+                        format!("('{wrong}' was unexpected)"),
+                    )
+                });
+            let restated = |e: &cdevents_schemas::SchemaError| {
+                wrong_attr.as_ref().is_some_and(|(missing, unexpected)| {
+                    (e.keyword == "required" && &e.pointer == missing)
+                        || (e.keyword == "additionalProperties"
+                            && e.message.contains(unexpected.as_str()))
+                })
+            };
+            let custom = t.starts_with("dev.cdeventsx.");
+            for e in verdict
+                .errors
+                .iter()
+                .filter(|e| !judged_link(&e.pointer) && !restated(e))
+            {
+                let id = if custom && e.pointer == "/context/type" {
+                    ids::CUSTOM_TYPE
+                } else {
+                    ids::for_schema_error(&e.pointer, &e.keyword)
+                };
                 out.findings.push(finding(
-                    ids::for_schema_error(&e.pointer, &e.keyword),
+                    id,
                     e.pointer.clone(),
                     format!("{} (schema {})", e.message, verdict.schema_id),
                 ));
@@ -370,6 +405,10 @@ fn custom_data(ev: &Value, out: &mut CheckedEvent) {
     let Some(data) = ev.get("customData") else {
         return;
     };
+    // An unreadable content type was reported above; there is nothing to hold the data to.
+    if ct.is_some_and(|c| !is_media_type(c)) {
+        return;
+    }
     let json = ct.is_none_or(is_json_media_type);
     match data {
         Value::String(s) => {

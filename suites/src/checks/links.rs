@@ -27,7 +27,7 @@ const DOMAIN_TYPES: [&str; 10] = [
     "alert",
 ];
 
-/// Checks `context.links`; returns the indexes of the links it found fault with.
+/// Checks `context.links`; returns the indexes of the links it found a MUST-level fault with.
 pub(super) fn check(spec: SpecVersion, ev: &Value, out: &mut CheckedEvent) -> BTreeSet<usize> {
     let mut flagged = BTreeSet::new();
     if !spec.has_links() {
@@ -39,7 +39,11 @@ pub(super) fn check(spec: SpecVersion, ev: &Value, out: &mut CheckedEvent) -> BT
     for (i, link) in links.iter().enumerate() {
         let before = out.findings.len();
         one(spec, i, link, out);
-        if out.findings.len() > before {
+        // Only a MUST finding stands in for the schema's errors on this link.
+        if out.findings[before..]
+            .iter()
+            .any(|f| f.level == cdevents_reports::Level::Must)
+        {
             flagged.insert(i);
         }
     }

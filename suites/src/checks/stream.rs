@@ -38,6 +38,10 @@ impl SeenIds {
         self.count += 1;
         let source = ev.pointer("/context/source")?.as_str()?;
         let id = ev.pointer("/context/id")?.as_str()?;
+        if source.is_empty() || id.is_empty() {
+            // Empty ids are their own finding (CDE-CTX-001); they identify nothing.
+            return None;
+        }
         let mut h = DefaultHasher::new();
         (source, id).hash(&mut h);
         let key = h.finish();

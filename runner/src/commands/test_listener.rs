@@ -1,0 +1,229 @@
+//! `test listener`: send the corpus to a listener under test and judge every answer.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use cdevents_reports::model::{shell_quote, RunHeader, Suite};
+use cdevents_schemas::SpecVersion;
+use cdevents_suites::drivers::listener::{
+    cases, check_target, run as run_cases, Case, Options, RunConfig,
+};
+use cdevents_suites::requirements::Catalogue;
+
+use crate::cli::LevelArg;
+use crate::exit;
+use crate::output::FAIL;
+use crate::reporting::{ReportArgs, RunReporter};
+
+const HELP: &str = "\
+Examples:
+  cdevents-conformance test listener --target http://127.0.0.1:8080/events
+  cdevents-conformance test listener --target $URL --cases 5 --seed 42 --profile batch
+  cdevents-conformance test listener --target $URL LIS-004        # cases whose id starts so
+  cdevents-conformance test listener --list
+  cdevents-conformance test listener --target $URL --report-json report.json --fail-on must
+
+Most listener requirements are SHOULD (http-webhook 2.2 defers to RFC 7231), so --fail-on
+defaults to should here. A target that does not answer is an error of the run (exit 3).
+
+Exit codes:
+  0  no failing case at the --fail-on level
+  1  failing cases
+  2  usage error (bad flag, no case matches the filter)
+  3  the run could not judge (target unreachable or silent)";
+
+/// Optional groups of cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// Batched mode (application/cloudevents-batch+json).
+    Batch,
+}
+
+/// `test listener` options.
+#[derive(Debug, clap::Args)]
+#[command(after_help = HELP)]
+pub struct Args {
+    /// Only cases whose id starts with one of these (same as --case).
+    #[arg(value_name = "ID_PREFIX")]
+    pub filters: Vec<String>,
+    /// The listener's URL (http:// or https://).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CDEVENTS_CONFORMANCE_TARGET",
+        required_unless_present = "list",
+        help_heading = "Target"
+    )]
+    pub target: Option<String>,
+    /// The longest wait for any one answer.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration, help_heading = "Target")]
+    pub timeout: Duration,
+    /// The longest the whole run may take; cases left are errored.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration, help_heading = "Target")]
+    pub budget: Duration,
+    /// Well-formed requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8, help_heading = "Target")]
+    pub concurrency: usize,
+    /// Spec versions whose event types are sent (repeatable).
+    #[arg(long = "spec", value_name = "VERSION", value_parser = parse_version, default_value = "0.5.1", help_heading = "Corpus")]
+    pub specs: Vec<SpecVersion>,
+    /// Generated valid events per type and mode.
+    #[arg(
+        long = "cases",
+        value_name = "N",
+        default_value_t = 1,
+        help_heading = "Corpus"
+    )]
+    pub cases_per_type: usize,
+    /// Seed of the generated events: the same seed sends the same bytes.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 0,
+        env = "CDEVENTS_CONFORMANCE_SEED",
+        help_heading = "Corpus"
+    )]
+    pub seed: u64,
+    /// Optional groups of cases (repeatable).
+    #[arg(
+        long = "profile",
+        value_enum,
+        value_name = "NAME",
+        help_heading = "Corpus"
+    )]
+    pub profiles: Vec<Profile>,
+    /// Size in bytes of the oversized body (WH-012).
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20, help_heading = "Corpus")]
+    pub oversize: usize,
+    /// Only the case with this id, or ids starting with it (repeatable).
+    #[arg(long = "case", value_name = "ID", help_heading = "Selection")]
+    pub case: Vec<String>,
+    /// Print the cases that would run, and exit.
+    #[arg(long, help_heading = "Selection")]
+    pub list: bool,
+    /// The weakest level whose failures fail the run.
+    #[arg(long, value_enum, default_value_t = LevelArg::Should, env = "CDEVENTS_CONFORMANCE_FAIL_ON", help_heading = "Output")]
+    pub fail_on: LevelArg,
+    /// Print only failures and the summary.
+    #[arg(long, short, help_heading = "Output")]
+    pub quiet: bool,
+    /// Print the request and answer of each case.
+    #[arg(long, short, help_heading = "Output")]
+    pub verbose: bool,
+    /// Boxed: it is large, and `Args` is one variant of the command enum.
+    #[command(flatten)]
+    pub reports: Box<ReportArgs>,
+}
+
+fn parse_version(s: &str) -> Result<SpecVersion, String> {
+    s.parse::<SpecVersion>().map_err(|e| e.to_string())
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let opts = Options {
+        specs: dedup(&args.specs),
+        cases_per_type: args.cases_per_type.max(1),
+        seed: args.seed,
+        batch: args.profiles.contains(&Profile::Batch),
+        oversize_bytes: args.oversize,
+    };
+    let prefixes: Vec<&String> = args.filters.iter().chain(&args.case).collect();
+    let selected: Vec<Case> = cases(&opts)
+        .into_iter()
+        .filter(|c| prefixes.is_empty() || prefixes.iter().any(|p| c.id.starts_with(p.as_str())))
+        .collect();
+    if selected.is_empty() {
+        anyhow::bail!("no case id starts with {:?}; --list shows them", prefixes);
+    }
+    if args.list {
+        for c in &selected {
+            let level = Catalogue::embedded()
+                .get(c.requirement)
+                .map(|r| r.level.as_str())
+                .unwrap_or("?");
+            anstream::println!("{}  {level}  {}", c.id, c.what);
+        }
+        return Ok(exit::OK);
+    }
+    let target = args.target.clone().context("--target is required")?;
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+
+    let mut header = RunHeader::new(
+        Suite::Listener,
+        env!("CARGO_PKG_VERSION"),
+        chrono::Utc::now().to_rfc3339(),
+    );
+    header.target = Some(target.clone());
+    header.spec_versions = opts.specs.iter().map(|v| v.as_str().to_owned()).collect();
+    header.profile = opts.batch.then(|| "batch".to_owned());
+    header.seed = Some(args.seed);
+    header.fail_on = args.fail_on.into();
+    header.command_line = std::env::args().collect();
+
+    let cfg = RunConfig {
+        target: target.clone(),
+        timeout: args.timeout,
+        budget: args.budget,
+        concurrency: args.concurrency,
+        seed: args.seed,
+        probe_spec: opts.specs.first().copied().unwrap_or(SpecVersion::DEFAULT),
+        reproduce: Some(reproduce_prefix(&args, &opts, &target)),
+    };
+    if let Err(e) = rt.block_on(check_target(&cfg)) {
+        anstream::eprintln!("{FAIL}error{FAIL:#}: {e}; nothing was judged");
+        return Ok(exit::INCONCLUSIVE);
+    }
+    let mut reporter =
+        RunReporter::start(header, (*args.reports).clone(), args.quiet, args.verbose)?;
+    let mut write_error = None;
+    let outcome = rt.block_on(run_cases(&cfg, selected, |r| {
+        if let Err(e) = reporter.case(r) {
+            write_error.get_or_insert(e);
+        }
+    }));
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    if let Err(e) = outcome {
+        anstream::eprintln!("{FAIL}error{FAIL:#}: {e}; nothing was judged");
+        let _ = reporter.finish(false)?;
+        return Ok(exit::INCONCLUSIVE);
+    }
+    reporter.finish(false)
+}
+
+fn dedup(specs: &[SpecVersion]) -> Vec<SpecVersion> {
+    let mut v = specs.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The command line that reruns one case: the same corpus options and target.
+fn reproduce_prefix(args: &Args, opts: &Options, target: &str) -> String {
+    let mut s = format!(
+        "cdevents-conformance test listener --target {} --seed {}",
+        shell_quote(target),
+        opts.seed
+    );
+    for v in &opts.specs {
+        s.push_str(&format!(" --spec {v}"));
+    }
+    if opts.cases_per_type != 1 {
+        s.push_str(&format!(" --cases {}", opts.cases_per_type));
+    }
+    if opts.batch {
+        s.push_str(" --profile batch");
+    }
+    if opts.oversize_bytes != 8 << 20 {
+        s.push_str(&format!(" --oversize {}", opts.oversize_bytes));
+    }
+    if args.timeout != Duration::from_secs(5) {
+        s.push_str(&format!(
+            " --timeout {}",
+            humantime::format_duration(args.timeout)
+        ));
+    }
+    s
+}

@@ -1,0 +1,242 @@
+//! `test sender`: host a sink, let the sender under test deliver to it, judge every request.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use cdevents_reports::model::{RunHeader, Suite};
+use cdevents_schemas::{Registry, SpecVersion};
+use cdevents_suites::drivers::sender::{
+    judge, Claims, Guarantee, ManifestEntry, Ordering, Sink, SinkConfig,
+};
+use cdevents_suites::faults::FaultPlan;
+use tokio::io::AsyncBufReadExt;
+
+use crate::cli::LevelArg;
+use crate::exit;
+use crate::reporting::{sanitize, ReportArgs, RunReporter};
+
+const HELP: &str = "\
+Examples:
+  cdevents-conformance test sender --trigger 'my-sender --once'
+  cdevents-conformance test sender --faults hostile --guarantee at-least-once \\
+      --trigger 'cdevents-conformance reference sender --target $CDEVENTS_SINK_URL'
+  cdevents-conformance test sender --listen 127.0.0.1:8080 --expect 20 --timeout 2m
+
+The trigger runs under `sh -c` with CDEVENTS_SINK_URL and K_SINK set to the sink's URL. If it
+prints a manifest (one JSON object per line with at least `id` and `source`), completeness is
+judged too. Fault plans: none, transient, hostile, or e.g. 503:0.2,429:0.1,reset:0.05,max=3,delay=10s.";
+
+/// `test sender` options.
+#[derive(Debug, clap::Args)]
+#[command(after_help = HELP)]
+pub struct Args {
+    /// Where the sink listens; port 0 picks a free one. The URL is printed.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0",
+        env = "CDEVENTS_CONFORMANCE_LISTEN",
+        help_heading = "Sink"
+    )]
+    pub listen: SocketAddr,
+    /// A shell command that runs the sender under test, with CDEVENTS_SINK_URL and K_SINK set.
+    #[arg(long, value_name = "CMD", help_heading = "Sink")]
+    pub trigger: Option<String>,
+    /// Stop waiting once this many distinct events arrived.
+    #[arg(long, value_name = "N", help_heading = "Sink")]
+    pub expect: Option<usize>,
+    /// The longest the run waits (for the trigger, then for --expect).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, help_heading = "Sink")]
+    pub timeout: Duration,
+    /// Largest request body kept; larger ones are answered 413.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, help_heading = "Sink")]
+    pub max_body: usize,
+    /// Accept batched-mode requests (otherwise a batch breaks CE-HTTP-015).
+    #[arg(long, help_heading = "Sink")]
+    pub allow_batch: bool,
+    /// Which deliveries the sink answers badly.
+    #[arg(long, value_name = "PLAN", default_value = "none", value_parser = parse_plan, env = "CDEVENTS_CONFORMANCE_FAULTS", help_heading = "Faults")]
+    pub faults: Box<FaultPlan>,
+    /// Seed of the fault schedule: the same seed replays the same faults.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 0,
+        env = "CDEVENTS_CONFORMANCE_SEED",
+        help_heading = "Faults"
+    )]
+    pub seed: u64,
+    /// The delivery guarantee the sender claims.
+    #[arg(long, value_name = "CLAIM", default_value = "at-most-once", value_parser = parse_guarantee, help_heading = "Claims")]
+    pub guarantee: Guarantee,
+    /// The order the sender claims to keep.
+    #[arg(long, value_name = "CLAIM", default_value = "none", value_parser = parse_ordering, help_heading = "Claims")]
+    pub ordering: Ordering,
+    /// Judge every event against this spec version instead of the one it declares.
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    pub spec: Option<SpecVersion>,
+    /// The weakest finding level that fails the run.
+    #[arg(long, value_enum, default_value_t = LevelArg::Must, env = "CDEVENTS_CONFORMANCE_FAIL_ON", help_heading = "Output")]
+    pub fail_on: LevelArg,
+    /// Print only failures and the summary.
+    #[arg(long, short, help_heading = "Output")]
+    pub quiet: bool,
+    /// Print the request and answer of each case.
+    #[arg(long, short, help_heading = "Output")]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub reports: Box<ReportArgs>,
+}
+
+fn parse_plan(s: &str) -> Result<Box<FaultPlan>, String> {
+    FaultPlan::parse(s).map(Box::new).map_err(|e| e.to_string())
+}
+
+fn parse_guarantee(s: &str) -> Result<Guarantee, String> {
+    s.parse()
+}
+
+fn parse_ordering(s: &str) -> Result<Ordering, String> {
+    s.parse()
+}
+
+fn parse_version(s: &str) -> Result<SpecVersion, String> {
+    s.parse::<SpecVersion>().map_err(|e| e.to_string())
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(run_async(args))
+}
+
+async fn run_async(args: Args) -> anyhow::Result<u8> {
+    let registry = Registry::embedded().context("the embedded registry does not load")?;
+    let (guarantee, ordering) = (args.guarantee, args.ordering);
+    let sink = Sink::start(SinkConfig {
+        listen: args.listen,
+        plan: (*args.faults).clone(),
+        seed: args.seed,
+        max_body: args.max_body,
+        ..SinkConfig::default()
+    })
+    .await
+    .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let url = sink.url();
+    if !args.quiet {
+        anstream::println!(
+            "sink listening on {url} (faults: {}, seed {})",
+            args.faults,
+            args.seed
+        );
+    }
+    let deadline = tokio::time::Instant::now() + args.timeout;
+    let mut manifest: Vec<ManifestEntry> = Vec::new();
+    if let Some(cmd) = &args.trigger {
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .env("CDEVENTS_SINK_URL", &url)
+            .env("K_SINK", &url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot run the trigger `{cmd}`"))?;
+        let stdout = child.stdout.take().context("no trigger stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let read = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(entry) = ManifestEntry::parse_line(&line) {
+                    manifest.push(entry);
+                } else if args.verbose {
+                    anstream::println!("trigger: {}", sanitize(&line));
+                }
+            }
+            child.wait().await
+        };
+        match tokio::time::timeout_at(deadline, read).await {
+            Ok(Ok(status)) if !status.success() => {
+                anstream::eprintln!("warning: the trigger exited with {status}");
+            }
+            Ok(_) => {}
+            Err(_) => anstream::eprintln!(
+                "warning: the trigger was still running after {}; judging what arrived",
+                humantime::format_duration(args.timeout)
+            ),
+        }
+        if let Some(n) = args.expect {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            sink.wait_for_events(n, left).await;
+        }
+    } else {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        sink.wait_for_events(args.expect.unwrap_or(usize::MAX), left)
+            .await;
+    }
+    // Let answers in flight (a delay fault) be recorded.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let rec = sink.stop();
+    let claims = Claims {
+        guarantee,
+        ordering,
+        allow_batch: args.allow_batch,
+    };
+    let manifest = (!manifest.is_empty()).then_some(manifest);
+    let cases = judge(
+        &rec,
+        &claims,
+        &args.faults,
+        manifest.as_deref(),
+        &registry,
+        args.spec,
+    );
+
+    let mut header = RunHeader::new(
+        Suite::Sender,
+        env!("CARGO_PKG_VERSION"),
+        chrono::Utc::now().to_rfc3339(),
+    );
+    header.target = Some(args.trigger.clone().unwrap_or_else(|| url.clone()));
+    header.spec_versions = vec![args
+        .spec
+        .unwrap_or(SpecVersion::DEFAULT)
+        .as_str()
+        .to_owned()];
+    header.seed = Some(args.seed);
+    header.fail_on = args.fail_on.into();
+    header.command_line = std::env::args().collect();
+    let mut reporter = RunReporter::start(header, *args.reports, args.quiet, args.verbose)?;
+    if rec.deliveries.is_empty() {
+        anstream::println!(
+            "nothing was received at {url} within {}: no verdict",
+            humantime::format_duration(args.timeout)
+        );
+        let mut c = cdevents_reports::model::CaseResult::new(
+            "WH-001/nothing-received",
+            "WH-001",
+            cdevents_reports::Level::Must,
+            cdevents_reports::model::Status::Errored,
+            format!("no request reached the sink at {url}: nothing to judge"),
+        );
+        c.roles = vec![cdevents_reports::Role::Sender];
+        reporter.case(c)?;
+        reporter.finish(false)?;
+        return Ok(exit::INCONCLUSIVE);
+    }
+    if !args.quiet {
+        anstream::println!(
+            "received {} requests on {} connections ({} over capacity, {} broken)",
+            rec.deliveries.len(),
+            rec.stats.connections,
+            rec.stats.over_capacity,
+            rec.stats.connection_errors
+        );
+    }
+    for c in cases {
+        reporter.case(c)?;
+    }
+    reporter.finish(false)
+}

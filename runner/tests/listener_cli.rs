@@ -1,0 +1,148 @@
+//! `test listener` and `reference listener` end to end: exit codes 0, 1 and 3.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cdevents-conformance");
+
+/// A `reference listener` child process and its URL; killed on drop.
+struct Reference {
+    child: Child,
+    url: String,
+}
+
+impl Reference {
+    fn start(fault: Option<&str>) -> Reference {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "--color",
+            "never",
+            "reference",
+            "listener",
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        if let Some(f) = fault {
+            cmd.args(["--fault", f]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("reference listener starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("prints its URL");
+        Reference {
+            child,
+            url: line.trim().to_owned(),
+        }
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn test_listener(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args([
+            "--color",
+            "never",
+            "test",
+            "listener",
+            "--oversize",
+            "2000000",
+        ])
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn reference_listener_exits_0_with_a_report() {
+    let r = Reference::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let (code, out, err) = test_listener(&[
+        "--target",
+        &r.url,
+        "-q",
+        "--report-json",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["summary"]["failed"], 0);
+    assert!(json["summary"]["passed"].as_u64().unwrap() > 100);
+    let results = json["results"].as_array().unwrap();
+    assert!(results.iter().all(|c| c["case"]
+        .as_str()
+        .unwrap()
+        .starts_with(c["requirement"].as_str().unwrap())));
+}
+
+#[test]
+fn a_fault_exits_1_naming_the_requirement_with_a_reproduction() {
+    let r = Reference::start(Some("empty-200"));
+    let (code, out, err) = test_listener(&["--target", &r.url, "-q"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("WH-006/binary ... FAILED"), "{out}");
+    assert!(out.contains("requirement: WH-006 (MUST)"), "{out}");
+    assert!(
+        out.contains("reproduce: cdevents-conformance test listener --target"),
+        "{out}"
+    );
+    // The reproduction reruns exactly that case, and it fails again.
+    let (code, out, _) = test_listener(&["--target", &r.url, "--case", "WH-006/binary"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("WH-006/binary ... FAILED"));
+}
+
+#[test]
+fn unreachable_target_exits_3_quickly() {
+    // Bind and drop a listener: its port is closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t0 = Instant::now();
+    let (code, out, err) = test_listener(&[
+        "--target",
+        &format!("http://127.0.0.1:{port}/"),
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(err.contains("unreachable"), "{err}");
+    assert!(!out.contains("FAILED"), "{out}");
+    assert!(t0.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn list_and_fault_list() {
+    let (code, out, _) = test_listener(&["--list", "LIS-004"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().all(|l| l.starts_with("LIS-004/")), "{out}");
+    let out = Command::new(BIN)
+        .args(["reference", "listener", "--fault", "list"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("empty-200") && text.contains("WH-006"),
+        "{text}"
+    );
+    let (code, _, _) = test_listener(&["--list", "NOPE-"]);
+    assert_eq!(code, 2);
+}

@@ -1,0 +1,1041 @@
+//! The cases of the listener suite, as data: what to send, which requirement it probes and
+//! what the spec lets the listener answer.
+//!
+//! [`cases`] is pure: the same [`Options`] give the same cases with the same bytes, so a case
+//! id plus the seed reproduces a failure exactly. Every case id starts with its requirement id
+//! (`LIS-001/binary/pipelinerun.finished`), so ids select by prefix.
+
+use cdevents_schemas::{catalogue, SpecVersion};
+use serde_json::{json, Value};
+
+use crate::generators::{mutations, sample};
+use crate::input::CeAttributes;
+use crate::wire::{ce_attributes_for, encode, percent_encode_header_value, Mode, WireRequest};
+
+/// What the corpus is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The spec versions whose event types are sent.
+    pub specs: Vec<SpecVersion>,
+    /// Generated valid events per type and mode (`--cases N`).
+    pub cases_per_type: usize,
+    /// The seed of every generated event (`--seed S`).
+    pub seed: u64,
+    /// Also send batches (`--profile batch`).
+    pub batch: bool,
+    /// Size of the oversized body (WH-012).
+    pub oversize_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            specs: vec![SpecVersion::DEFAULT],
+            cases_per_type: 1,
+            seed: 0,
+            batch: false,
+            oversize_bytes: 8 << 20,
+        }
+    }
+}
+
+/// What the spec lets the listener answer to one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Taken: any 2xx.
+    Accepted,
+    /// Taken, with a status of http-webhook 2.2: 200, 201, 202 or 204, and not 200 with an
+    /// empty body (WH-006).
+    AcceptedStrict,
+    /// Refused as the sender's fault: any 4xx.
+    Refused,
+    /// Taken or refused, but never a 5xx (nor a 3xx): a 2xx or a 4xx.
+    NotServerError,
+    /// Exactly this status (415 for an unsupported media type).
+    Status(u16),
+    /// Taken (2xx), or refused with exactly this status (413 for a body too large).
+    AcceptedOr(u16),
+    /// Anything, even no answer: the verdict is the liveness probe that follows.
+    Anything,
+}
+
+impl Expect {
+    /// What the spec allows, in words, for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Expect::Accepted => "a 2xx status (the event is taken)".into(),
+            Expect::AcceptedStrict => {
+                "200 or 201 with a body, 202, or 204 (http-webhook 2.2); never 200 with an empty body"
+                    .into()
+            }
+            Expect::Refused => "a 4xx status (the request is refused as the sender's fault)".into(),
+            Expect::NotServerError => "a 2xx or 4xx status, never 5xx".into(),
+            Expect::Status(s) => format!("status {s}"),
+            Expect::AcceptedOr(s) => format!("a 2xx status, or {s}"),
+            Expect::Anything => "any answer, then a valid event still taken".into(),
+        }
+    }
+}
+
+/// Requests a well-behaved HTTP library will not send, written byte by byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hostile {
+    /// A request whose `Content-Length` promises more than is sent; the client then stalls and
+    /// closes.
+    TruncatedBody(WireRequest),
+    /// A request head that stops in the middle of the headers, then stalls.
+    StalledHead,
+    /// A header value of this many bytes.
+    HugeHeader(usize),
+    /// This many headers.
+    ManyHeaders(usize),
+    /// Bytes that are not HTTP at all.
+    Garbage(Vec<u8>),
+    /// A full, well-framed request sent byte for byte (bodies and headers a library would
+    /// refuse or rewrite: invalid UTF-8, upper-case header names).
+    Exact(WireRequest),
+}
+
+/// How a case's request travels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// A well-formed request, sent with reqwest (and replayable with curl).
+    Http(WireRequest),
+    /// Sent by the raw TCP client.
+    Raw(Hostile),
+}
+
+impl Payload {
+    /// The request as the report shows it, when it is one.
+    pub fn request(&self) -> Option<&WireRequest> {
+        match self {
+            Payload::Http(r) => Some(r),
+            Payload::Raw(Hostile::TruncatedBody(r) | Hostile::Exact(r)) => Some(r),
+            Payload::Raw(_) => None,
+        }
+    }
+}
+
+/// One case: one request (or a redelivered pair), one requirement, one expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// `<requirement id>/<variant>`.
+    pub id: String,
+    /// The requirement it probes.
+    pub requirement: &'static str,
+    /// The spec version of the event sent.
+    pub spec: SpecVersion,
+    /// What is sent, in words.
+    pub what: String,
+    /// The request.
+    pub payload: Payload,
+    /// What the spec lets the listener answer.
+    pub expect: Expect,
+    /// Follow with a liveness probe (`LIS-006/after/<id>`); hostile input.
+    pub probe_after: bool,
+    /// Send the same request twice and judge the second answer (redelivery).
+    pub repeat: bool,
+    /// The CDEvent carried, when there is one.
+    pub event: Option<Value>,
+}
+
+impl Case {
+    fn new(
+        id: String,
+        requirement: &'static str,
+        spec: SpecVersion,
+        what: impl Into<String>,
+        payload: Payload,
+        expect: Expect,
+    ) -> Self {
+        Case {
+            id,
+            requirement,
+            spec,
+            what: what.into(),
+            payload,
+            expect,
+            probe_after: !matches!(expect, Expect::Accepted | Expect::AcceptedStrict),
+            repeat: false,
+            event: None,
+        }
+    }
+
+    fn with_event(mut self, ev: &Value) -> Self {
+        self.event = Some(ev.clone());
+        self
+    }
+
+    /// Whether this case must run alone, in corpus order: hostile input and its probe, and
+    /// redeliveries, whose meaning depends on what came just before.
+    pub fn sequential(&self) -> bool {
+        self.probe_after || self.repeat || matches!(self.payload, Payload::Raw(_))
+    }
+}
+
+/// A uuid-shaped id that depends only on `seed` and `label`: every case sends its own event
+/// id, so that only redelivery cases repeat one.
+pub fn uuid_for(seed: u64, label: &str) -> String {
+    let h = |salt: u64| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt ^ seed.rotate_left(17);
+        for b in label.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^ (h >> 31)
+    };
+    let s = format!("{:016x}{:016x}", h(1), h(0x9e37_79b9_7f4a_7c15));
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &s[..8],
+        &s[8..12],
+        &s[13..16],
+        &s[17..20],
+        &s[20..32]
+    )
+}
+
+/// A valid event of `type_name` for the case `label`, with its own id.
+pub fn event_for(spec: SpecVersion, type_name: &str, seed: u64, label: &str) -> Option<Value> {
+    let mut ev = sample(spec, type_name, seed).ok()?;
+    ev["context"]["id"] = Value::from(uuid_for(seed, label));
+    Some(ev)
+}
+
+/// The event a liveness probe sends: valid, binary mode, an id of its own per `label`.
+pub fn probe_request(spec: SpecVersion, seed: u64, label: &str) -> Option<(WireRequest, Value)> {
+    let def = base_type(spec)?;
+    let ev = event_for(spec, &def, seed, &format!("probe/{label}"))?;
+    Some((single(Mode::Binary, &ev), ev))
+}
+
+fn base_type(spec: SpecVersion) -> Option<String> {
+    let cat = catalogue::for_version(spec);
+    cat.event_by_name("pipelinerun", "finished")
+        .or_else(|| cat.events.first())
+        .map(|d| d.type_name.clone())
+}
+
+fn single(mode: Mode, ev: &Value) -> WireRequest {
+    encode(mode, &[(ce_attributes_for(ev), ev.clone())])
+}
+
+fn with_attrs(mode: Mode, ce: CeAttributes, ev: &Value) -> WireRequest {
+    encode(mode, &[(ce, ev.clone())])
+}
+
+fn set_header(req: &mut WireRequest, name: &str, value: &str) {
+    req.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    req.headers.push((name.to_owned(), value.to_owned()));
+}
+
+fn remove_header(req: &mut WireRequest, name: &str) {
+    req.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+}
+
+/// Edits the JSON envelope of a structured-mode request.
+fn edit_envelope(req: &mut WireRequest, f: impl FnOnce(&mut serde_json::Map<String, Value>)) {
+    if let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(&req.body) {
+        f(&mut o);
+        req.body = serde_json::to_vec(&Value::Object(o)).unwrap_or_default();
+    }
+}
+
+/// Lower-case hex percent-encoding of every byte outside unreserved ASCII.
+fn percent_encode_lower(s: &str) -> String {
+    percent_encode_header_value(s)
+        .split('%')
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 || part.len() < 2 {
+                part.to_owned()
+            } else {
+                format!("{}{}", part[..2].to_ascii_lowercase(), &part[2..])
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("%")
+}
+
+/// Every case for `opts`, in run order: valid corpus, edge cases, invalid corpus, hostile input.
+pub fn cases(opts: &Options) -> Vec<Case> {
+    let mut out = Vec::new();
+    let several = opts.specs.len() > 1;
+    for &spec in &opts.specs {
+        let v = if several {
+            format!("{spec}/")
+        } else {
+            String::new()
+        };
+        valid_corpus(spec, &v, opts, &mut out);
+        edge_cases(spec, &v, opts, &mut out);
+        invalid_corpus(spec, &v, opts, &mut out);
+        hostile(spec, &v, opts, &mut out);
+    }
+    out
+}
+
+fn modes(opts: &Options) -> Vec<Mode> {
+    let mut m = vec![Mode::Binary, Mode::Structured];
+    if opts.batch {
+        m.push(Mode::Batch);
+    }
+    m
+}
+
+fn valid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>) {
+    let cat = catalogue::for_version(spec);
+    for def in &cat.events {
+        for n in 0..opts.cases_per_type.max(1) {
+            let short = def.short_name();
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                format!("#{n}")
+            };
+            let seed = opts.seed.wrapping_add(n as u64);
+            for mode in modes(opts) {
+                let id = format!("LIS-001/{v}{mode}/{short}{suffix}");
+                let Some(ev) = event_for(spec, &def.type_name, seed, &id) else {
+                    continue;
+                };
+                let what = format!("a valid {} event in {mode} mode", def.type_name);
+                out.push(
+                    Case::new(
+                        id,
+                        "LIS-001",
+                        spec,
+                        what,
+                        Payload::Http(single(mode, &ev)),
+                        Expect::Accepted,
+                    )
+                    .with_event(&ev),
+                );
+            }
+        }
+    }
+    if spec.has_links() {
+        for mode in [Mode::Binary, Mode::Structured] {
+            let id = format!("LIS-002/{v}{mode}/custom");
+            if let Some(ev) = event_for(spec, "dev.cdeventsx.tool-thing.done.0.1.0", opts.seed, &id)
+            {
+                out.push(
+                    Case::new(
+                        id,
+                        "LIS-002",
+                        spec,
+                        format!("a valid dev.cdeventsx custom event in {mode} mode"),
+                        Payload::Http(single(mode, &ev)),
+                        Expect::Accepted,
+                    )
+                    .with_event(&ev),
+                );
+            }
+        }
+    }
+}
+
+fn edge_cases(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>) {
+    let Some(t) = base_type(spec) else { return };
+    let seed = opts.seed;
+    let ev_for = |id: &str| event_for(spec, &t, seed, id);
+    let mut push = |case: Case| out.push(case);
+
+    // LIS-003: optional parts the listener may not use.
+    for mode in [Mode::Binary, Mode::Structured] {
+        let id = format!("LIS-003/{v}{mode}/custom-data-json");
+        if let Some(mut ev) = ev_for(&id) {
+            ev["customData"] =
+                json!({"build": {"tool": "kit", "steps": [1, 2, 3]}, "note": "ünïcode ✓"});
+            ev["customDataContentType"] = Value::from("application/json");
+            push(accept(
+                id,
+                "LIS-003",
+                spec,
+                "customData as a JSON object",
+                single(mode, &ev),
+                &ev,
+            ));
+        }
+        let id = format!("LIS-003/{v}{mode}/custom-data-base64");
+        if let Some(mut ev) = ev_for(&id) {
+            // "<build ok=\"yes\"/>" in base64.
+            ev["customData"] = Value::from("PGJ1aWxkIG9rPSJ5ZXMiLz4=");
+            ev["customDataContentType"] = Value::from("application/xml");
+            push(accept(
+                id,
+                "LIS-003",
+                spec,
+                "customData as base64 (application/xml)",
+                single(mode, &ev),
+                &ev,
+            ));
+        }
+        let id = format!("LIS-003/{v}{mode}/unknown-extension");
+        if let Some(ev) = ev_for(&id) {
+            let mut ce = ce_attributes_for(&ev);
+            ce.extensions
+                .insert("kitextension".into(), Value::from("some value"));
+            push(accept(
+                id,
+                "LIS-003",
+                spec,
+                "an unknown CloudEvents extension attribute",
+                with_attrs(mode, ce, &ev),
+                &ev,
+            ));
+        }
+        if spec.has_links() {
+            let id = format!("LIS-003/{v}{mode}/chain-id");
+            if let Some(mut ev) = ev_for(&id) {
+                ev["context"]["chainId"] = Value::from(uuid_for(seed, "chain"));
+                push(accept(
+                    id,
+                    "LIS-003",
+                    spec,
+                    "context.chainId",
+                    single(mode, &ev),
+                    &ev,
+                ));
+            }
+            let id = format!("LIS-003/{v}{mode}/links");
+            if let Some(mut ev) = with_links(spec, &t, seed) {
+                ev["context"]["id"] = Value::from(uuid_for(seed, &id));
+                push(accept(
+                    id,
+                    "LIS-003",
+                    spec,
+                    "embedded links",
+                    single(mode, &ev),
+                    &ev,
+                ));
+            }
+        }
+        let id = format!("LIS-001/{v}{mode}/minimal");
+        if let Some(mut ev) = ev_for(&id) {
+            for k in ["customData", "customDataContentType", "links"] {
+                ev.as_object_mut().map(|o| o.remove(k));
+            }
+            for k in ["chainId", "schemaUri"] {
+                ev["context"].as_object_mut().map(|o| o.remove(k));
+            }
+            push(accept(
+                id,
+                "LIS-001",
+                spec,
+                "an event without its optional fields",
+                single(mode, &ev),
+                &ev,
+            ));
+        }
+        let id = format!("LIS-008/{v}{mode}/64KiB");
+        if let Some(mut ev) = ev_for(&id) {
+            let base = serde_json::to_vec(&ev).map(|b| b.len()).unwrap_or(0);
+            let pad = (62 * 1024usize).saturating_sub(base + 200);
+            ev["customData"] = json!({ "padding": "x".repeat(pad) });
+            ev["customDataContentType"] = Value::from("application/json");
+            push(accept(
+                id,
+                "LIS-008",
+                spec,
+                "an event of almost 64 KiB",
+                single(mode, &ev),
+                &ev,
+            ));
+        }
+        let id = format!("WH-006/{v}{mode}");
+        if let Some(ev) = ev_for(&id) {
+            let mut c = accept(
+                id,
+                "WH-006",
+                spec,
+                "a valid event; the success status is judged",
+                single(mode, &ev),
+                &ev,
+            );
+            c.expect = Expect::AcceptedStrict;
+            push(c);
+        }
+        let id = format!("LIS-007/{v}{mode}");
+        if let Some(ev) = ev_for(&id) {
+            let mut c = accept(
+                id,
+                "LIS-007",
+                spec,
+                "the same event (same source and id) twice",
+                single(mode, &ev),
+                &ev,
+            );
+            c.repeat = true;
+            push(c);
+        }
+        let id = format!("CE-HTTP-016/{v}{mode}");
+        if let Some(ev) = ev_for(&id) {
+            push(accept(
+                id,
+                "CE-HTTP-016",
+                spec,
+                format!("a valid event in {mode} mode"),
+                single(mode, &ev),
+                &ev,
+            ));
+        }
+    }
+    let id = format!("CE-HTTP-017/{v}structured");
+    if let Some(ev) = ev_for(&id) {
+        push(accept(
+            id,
+            "CE-HTTP-017",
+            spec,
+            "a structured-mode event in the JSON format",
+            single(Mode::Structured, &ev),
+            &ev,
+        ));
+    }
+
+    // Header value decoding (HTTP binding 3.1.3).
+    let unicode = "build ünïcödé ✓ \"quoted\" 100%";
+    let id = format!("LIS-001/{v}binary/percent-encoded-unicode");
+    if let Some(mut ev) = ev_for(&id) {
+        ev["subject"]["id"] = Value::from(unicode);
+        push(accept(
+            id,
+            "LIS-001",
+            spec,
+            "ce-subject percent-encoding unicode, space, quote and percent",
+            single(Mode::Binary, &ev),
+            &ev,
+        ));
+    }
+    let id = format!("CE-HTTP-006/{v}binary");
+    if let Some(mut ev) = ev_for(&id) {
+        ev["subject"]["id"] = Value::from(unicode);
+        let mut req = single(Mode::Binary, &ev);
+        set_header(&mut req, "ce-subject", &percent_encode_lower(unicode));
+        push(accept(
+            id,
+            "CE-HTTP-006",
+            spec,
+            "ce-subject percent-encoded with lower-case hex digits",
+            req,
+            &ev,
+        ));
+    }
+    let id = format!("CE-HTTP-007/{v}binary");
+    if let Some(ev) = ev_for(&id) {
+        let mut req = single(Mode::Binary, &ev);
+        let t = ce_attributes_for(&ev).type_.unwrap_or_default();
+        let needless = format!("%64%65%76{}", t.get(3..).unwrap_or_default());
+        set_header(&mut req, "ce-type", &needless);
+        push(accept(
+            id,
+            "CE-HTTP-007",
+            spec,
+            "ce-type with needlessly percent-encoded letters (%64%65%76 for dev)",
+            req,
+            &ev,
+        ));
+    }
+    let id = format!("CE-HTTP-009/{v}binary");
+    if let Some(ev) = ev_for(&id) {
+        let mut req = single(Mode::Binary, &ev);
+        let src = req.header("ce-source").unwrap_or_default().to_owned();
+        let idv = req.header("ce-id").unwrap_or_default().to_owned();
+        set_header(&mut req, "ce-source", &format!("\"{src}\""));
+        set_header(&mut req, "ce-id", &format!("\"{idv}\""));
+        push(accept(
+            id,
+            "CE-HTTP-009",
+            spec,
+            "ce-id and ce-source written as quoted strings",
+            req,
+            &ev,
+        ));
+    }
+    let id = format!("CE-HTTP-011/{v}binary");
+    if let Some(ev) = ev_for(&id) {
+        let mut req = single(Mode::Binary, &ev);
+        for (n, _) in &mut req.headers {
+            if let Some(rest) = n.strip_prefix("ce-") {
+                *n = if rest == "id" {
+                    "CE-ID".into()
+                } else {
+                    format!("Ce-{}", capitalize(rest))
+                };
+            }
+        }
+        let mut c = accept(
+            id,
+            "CE-HTTP-011",
+            spec,
+            "ce- header names in mixed case (CE-ID, Ce-Source)",
+            req,
+            &ev,
+        );
+        c.payload = match c.payload {
+            Payload::Http(r) => Payload::Raw(Hostile::Exact(r)),
+            p => p,
+        };
+        push(c);
+    }
+    let id = format!("CE-HTTP-018/{v}structured");
+    if let Some(ev) = ev_for(&id) {
+        let mut req = single(Mode::Structured, &ev);
+        edit_envelope(&mut req, |o| {
+            o.insert("dataschema".into(), Value::Null);
+            o.insert("kitextension".into(), Value::Null);
+        });
+        push(accept(
+            id,
+            "CE-HTTP-018",
+            spec,
+            "optional attributes given as JSON null",
+            req,
+            &ev,
+        ));
+    }
+    let id = format!("CDE-CE-018/{v}binary");
+    if let Some(ev) = ev_for(&id) {
+        let mut req = single(Mode::Binary, &ev);
+        set_header(&mut req, "content-type", "APPLICATION/JSON; Charset=utf-8");
+        push(accept(
+            id,
+            "CDE-CE-018",
+            spec,
+            "Content-Type APPLICATION/JSON; Charset=utf-8",
+            req,
+            &ev,
+        ));
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// The first generated event of `type_name` that has embedded links.
+fn with_links(spec: SpecVersion, type_name: &str, seed: u64) -> Option<Value> {
+    (0..200u64)
+        .filter_map(|i| sample(spec, type_name, seed.wrapping_add(i)).ok())
+        .find(|ev| {
+            ev.get("links")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        })
+}
+
+fn accept(
+    id: String,
+    requirement: &'static str,
+    spec: SpecVersion,
+    what: impl Into<String>,
+    req: WireRequest,
+    ev: &Value,
+) -> Case {
+    Case::new(
+        id,
+        requirement,
+        spec,
+        what,
+        Payload::Http(req),
+        Expect::Accepted,
+    )
+    .with_event(ev)
+}
+
+fn invalid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>) {
+    let Some(t) = base_type(spec) else { return };
+    let seed = opts.seed;
+    let ev_for = |id: &str| event_for(spec, &t, seed, id);
+    let case = |id: String, req: &'static str, what: &str, p: Payload, e: Expect, ev: &Value| {
+        Case::new(id, req, spec, what, p, e).with_event(ev)
+    };
+
+    for mode in [Mode::Binary, Mode::Structured] {
+        // LIS-004: not a valid CloudEvent.
+        for attr in ["id", "source", "specversion", "type"] {
+            let id = format!("LIS-004/{v}{mode}/missing-{attr}");
+            let Some(ev) = ev_for(&id) else { continue };
+            let mut req = single(mode, &ev);
+            match mode {
+                Mode::Binary => remove_header(&mut req, &format!("ce-{attr}")),
+                _ => edit_envelope(&mut req, |o| {
+                    o.remove(attr);
+                }),
+            }
+            out.push(case(
+                id,
+                "LIS-004",
+                &format!("no `{attr}` attribute"),
+                Payload::Http(req),
+                Expect::Refused,
+                &ev,
+            ));
+        }
+        let id = format!("LIS-004/{v}{mode}/specversion-2.0");
+        if let Some(ev) = ev_for(&id) {
+            let mut ce = ce_attributes_for(&ev);
+            ce.specversion = Some("2.0".into());
+            out.push(case(
+                id,
+                "LIS-004",
+                "CloudEvents specversion 2.0",
+                Payload::Http(with_attrs(mode, ce, &ev)),
+                Expect::Refused,
+                &ev,
+            ));
+        }
+        let id = format!("LIS-004/{v}{mode}/malformed-json");
+        if let Some(ev) = ev_for(&id) {
+            let mut req = single(mode, &ev);
+            let cut = req.body.len() / 2;
+            req.body.truncate(cut);
+            out.push(case(
+                id,
+                "LIS-004",
+                "a body that is JSON cut in half",
+                Payload::Http(req),
+                Expect::Refused,
+                &ev,
+            ));
+        }
+        let id = format!("LIS-004/{v}{mode}/empty-body");
+        if let Some(ev) = ev_for(&id) {
+            let mut req = single(mode, &ev);
+            req.body.clear();
+            out.push(case(
+                id,
+                "LIS-004",
+                "an empty body",
+                Payload::Http(req),
+                Expect::Refused,
+                &ev,
+            ));
+        }
+
+        // LIS-005: a well-formed CloudEvent whose CDEvent is wrong: refused with 4xx, or taken.
+        let id = format!("LIS-005/{v}{mode}/unknown-type");
+        if let Some(mut ev) = ev_for(&id) {
+            ev["context"]["type"] = Value::from("dev.cdevents.kitthing.happened.0.1.0");
+            out.push(case(
+                id,
+                "LIS-005",
+                "an unknown event type",
+                Payload::Http(single(mode, &ev)),
+                Expect::NotServerError,
+                &ev,
+            ));
+        }
+        let id = format!("LIS-005/{v}{mode}/unknown-spec-version");
+        if let Some(mut ev) = ev_for(&id) {
+            let attr = spec.version_attribute();
+            ev["context"][attr] = Value::from("9.9.9");
+            out.push(case(
+                id,
+                "LIS-005",
+                "an unknown CDEvents spec version",
+                Payload::Http(single(mode, &ev)),
+                Expect::NotServerError,
+                &ev,
+            ));
+        }
+        let id = format!("LIS-005/{v}{mode}/ce-source-contradicts");
+        if let Some(ev) = ev_for(&id) {
+            let mut ce = ce_attributes_for(&ev);
+            ce.source = Some("/kit/another-source".into());
+            out.push(case(
+                id,
+                "LIS-005",
+                "a CloudEvents source other than context.source",
+                Payload::Http(with_attrs(mode, ce, &ev)),
+                Expect::NotServerError,
+                &ev,
+            ));
+        }
+        if let (Some(def), Some(valid)) = (
+            catalogue::for_version(spec).event(&t),
+            ev_for(&format!("LIS-005/{v}{mode}/schema")),
+        ) {
+            let mut kinds = std::collections::BTreeSet::new();
+            for m in mutations(spec, def, &valid) {
+                if m.pointer.starts_with("/context/id")
+                    || !kinds.insert(m.kind.name())
+                    || kinds.len() > 4
+                {
+                    continue;
+                }
+                let id = format!("LIS-005/{v}{mode}/schema-{}", m.kind.name());
+                // The attributes come from the valid event: only the CDEvent is broken.
+                let req = with_attrs(mode, ce_attributes_for(&valid), &m.event);
+                let what = format!("a schema-invalid CDEvent ({m})");
+                out.push(case(
+                    id,
+                    "LIS-005",
+                    &what,
+                    Payload::Http(req),
+                    Expect::NotServerError,
+                    &m.event,
+                ));
+            }
+        }
+    }
+    for (attr, value) in [
+        ("id", "kit-other-id"),
+        ("type", "dev.cdevents.kitthing.happened.0.1.0"),
+        ("subject", "kit-other-subject"),
+        ("time", "2001-01-01T00:00:00Z"),
+    ] {
+        let id = format!("LIS-005/{v}binary/ce-{attr}-contradicts");
+        let Some(ev) = ev_for(&id) else { continue };
+        let mut req = single(Mode::Binary, &ev);
+        set_header(&mut req, &format!("ce-{attr}"), value);
+        let what = format!("a ce-{attr} other than the CDEvent's");
+        out.push(case(
+            id,
+            "LIS-005",
+            &what,
+            Payload::Http(req),
+            Expect::NotServerError,
+            &ev,
+        ));
+    }
+    let id = format!("LIS-005/{v}binary/missing-content-type");
+    if let Some(ev) = ev_for(&id) {
+        let mut req = single(Mode::Binary, &ev);
+        remove_header(&mut req, "content-type");
+        out.push(case(
+            id,
+            "LIS-005",
+            "a binary-mode event without Content-Type",
+            Payload::Http(req),
+            Expect::NotServerError,
+            &ev,
+        ));
+    }
+    let id = format!("LIS-004/{v}structured/not-an-object");
+    if let Some(ev) = ev_for(&id) {
+        let mut req = single(Mode::Structured, &ev);
+        req.body = b"[\"not\", \"an\", \"event\"]".to_vec();
+        out.push(case(
+            id,
+            "LIS-004",
+            "a structured-mode body that is a JSON array",
+            Payload::Http(req),
+            Expect::Refused,
+            &ev,
+        ));
+    }
+    if opts.batch {
+        let id = format!("LIS-004/{v}batch/not-an-array");
+        if let Some(ev) = ev_for(&id) {
+            let mut req = single(Mode::Batch, &ev);
+            req.body = serde_json::to_vec(&json!({"not": "an array"})).unwrap_or_default();
+            out.push(case(
+                id,
+                "LIS-004",
+                "a batch body that is a JSON object",
+                Payload::Http(req),
+                Expect::Refused,
+                &ev,
+            ));
+        }
+    }
+    let id = format!("CE-HTTP-008/{v}binary/overlong-utf8");
+    if let Some(ev) = ev_for(&id) {
+        let mut req = single(Mode::Binary, &ev);
+        set_header(&mut req, "ce-subject", "overlong%C0%A0space");
+        out.push(case(
+            id,
+            "CE-HTTP-008",
+            "ce-subject percent-decoding to invalid UTF-8 (%C0%A0)",
+            Payload::Http(req),
+            Expect::Refused,
+            &ev,
+        ));
+    }
+
+    // WH-011: formats the listener does not understand.
+    let id = format!("WH-011/{v}structured/avro");
+    if let Some(ev) = ev_for(&id) {
+        let mut req = single(Mode::Structured, &ev);
+        set_header(&mut req, "content-type", "application/cloudevents+avro");
+        req.body = b"Obj\x01\x04\x14avro.codec\x08null".to_vec();
+        out.push(case(
+            id,
+            "WH-011",
+            "application/cloudevents+avro",
+            Payload::Http(req),
+            Expect::Status(415),
+            &ev,
+        ));
+    }
+    let id = format!("WH-011/{v}binary/text-plain");
+    if let Some(ev) = ev_for(&id) {
+        let mut req = single(Mode::Binary, &ev);
+        set_header(&mut req, "content-type", "text/plain");
+        out.push(case(
+            id,
+            "WH-011",
+            "ce- headers with Content-Type text/plain",
+            Payload::Http(req),
+            Expect::Status(415),
+            &ev,
+        ));
+    }
+    let id = format!("WH-011/{v}text-plain");
+    let req = WireRequest {
+        method: "POST".into(),
+        headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+        body: b"build 42 finished".to_vec(),
+    };
+    out.push(Case::new(
+        id,
+        "WH-011",
+        spec,
+        "a plain-text body, no CloudEvent",
+        Payload::Http(req),
+        Expect::Status(415),
+    ));
+
+    // WH-012: a body larger than most listeners take.
+    let id = format!("WH-012/{v}binary/oversized");
+    if let Some(mut ev) = ev_for(&id) {
+        ev["customData"] = json!({ "padding": "x".repeat(opts.oversize_bytes) });
+        ev["customDataContentType"] = Value::from("application/json");
+        let req = single(Mode::Binary, &ev);
+        // The raw client reads while it writes: a listener may answer 413 and close before
+        // the body is through, which reqwest reports as a broken pipe.
+        let what = format!("a valid event of {} bytes", req.body.len());
+        let mut c = case(
+            id,
+            "WH-012",
+            &what,
+            Payload::Raw(Hostile::Exact(req)),
+            Expect::AcceptedOr(413),
+            &ev,
+        );
+        c.event = None;
+        out.push(c);
+    }
+}
+
+fn hostile(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>) {
+    let Some(t) = base_type(spec) else { return };
+    let mut push = |name: &str, what: &str, h: Hostile| {
+        out.push(Case::new(
+            format!("LIS-006/{v}{name}"),
+            "LIS-006",
+            spec,
+            what,
+            Payload::Raw(h),
+            Expect::Anything,
+        ));
+    };
+    if let Some(ev) = event_for(spec, &t, opts.seed, "LIS-006/truncated-body") {
+        push(
+            "truncated-body",
+            "a Content-Length larger than the body, then a stall",
+            Hostile::TruncatedBody(single(Mode::Binary, &ev)),
+        );
+    }
+    push(
+        "stalled-head",
+        "a request head cut in the middle, then a stall",
+        Hostile::StalledHead,
+    );
+    push(
+        "huge-header",
+        "a 256 KiB header value",
+        Hostile::HugeHeader(256 << 10),
+    );
+    push(
+        "many-headers",
+        "10,000 headers",
+        Hostile::ManyHeaders(10_000),
+    );
+    push(
+        "garbage",
+        "bytes that are not HTTP",
+        Hostile::Garbage(
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03GARBAGE\r\n\r\n\x00\xff".to_vec(),
+        ),
+    );
+    if let Some(ev) = event_for(spec, &t, opts.seed, "LIS-006/deep-json") {
+        let mut req = single(Mode::Binary, &ev);
+        req.body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes();
+        push(
+            "deep-json",
+            "JSON nested 100,000 levels deep",
+            Hostile::Exact(req),
+        );
+    }
+    if let Some(ev) = event_for(spec, &t, opts.seed, "LIS-006/invalid-utf8") {
+        let mut req = single(Mode::Binary, &ev);
+        req.body = b"{\"context\": {\"id\": \"\xff\xfe\xc0\xaf\"}}".to_vec();
+        push(
+            "invalid-utf8",
+            "a JSON body with invalid UTF-8",
+            Hostile::Exact(req),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_start_with_their_requirement() {
+        let cs = cases(&Options {
+            batch: true,
+            ..Options::default()
+        });
+        let mut seen = std::collections::HashSet::new();
+        for c in &cs {
+            assert!(c.id.starts_with(&format!("{}/", c.requirement)), "{}", c.id);
+            assert!(seen.insert(c.id.clone()), "duplicate {}", c.id);
+            assert!(
+                crate::requirements::Catalogue::embedded()
+                    .get(c.requirement)
+                    .is_some(),
+                "{} has no catalogue record",
+                c.requirement
+            );
+        }
+    }
+
+    #[test]
+    fn same_options_same_bytes() {
+        let a = cases(&Options::default());
+        let b = cases(&Options::default());
+        assert_eq!(a, b);
+        let c = cases(&Options {
+            seed: 7,
+            ..Options::default()
+        });
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn lower_case_percent_encoding() {
+        assert_eq!(percent_encode_lower("é a"), "%c3%a9%20a");
+    }
+
+    #[test]
+    fn event_ids_differ_between_cases() {
+        let cs = cases(&Options::default());
+        let ids: Vec<_> = cs
+            .iter()
+            .filter(|c| c.expect == Expect::Accepted)
+            .filter_map(|c| c.event.as_ref()?.pointer("/context/id").cloned())
+            .collect();
+        let unique: std::collections::HashSet<_> = ids.iter().map(|v| v.to_string()).collect();
+        assert_eq!(ids.len(), unique.len());
+    }
+}

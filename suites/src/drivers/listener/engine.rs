@@ -1,0 +1,410 @@
+//! Runs the cases against one target and emits one [`CaseResult`] per case, in the order they
+//! finish. Well-formed cases run concurrently; hostile input and redelivery run one at a time,
+//! each hostile input followed by a liveness probe. A target that stops answering ends the run
+//! early: the cases left are errored ("not run"), never a wall of failures.
+
+use std::time::Duration;
+
+use cdevents_reports::model::{shell_quote, CaseResult, Evidence, Status};
+use cdevents_reports::{Level, Role};
+use cdevents_schemas::SpecVersion;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::client::{Client, Exchange, Response, SendError, Target};
+use super::corpus::{probe_request, Case, Expect, Payload};
+use super::judge::{every_answer, judge, Judgement, Seen};
+use crate::requirements::Catalogue;
+
+/// How a run goes.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The listener's URL.
+    pub target: String,
+    /// The longest wait for any one answer.
+    pub timeout: Duration,
+    /// The longest the whole run may take; cases left then are errored.
+    pub budget: Duration,
+    /// Well-formed cases in flight at once.
+    pub concurrency: usize,
+    /// The seed of the run (probes are generated from it too).
+    pub seed: u64,
+    /// The spec version of probe events and run-wide cases.
+    pub probe_spec: SpecVersion,
+    /// The command line that reruns the run; `--case ID` is appended per failed case.
+    pub reproduce: Option<String>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            target: String::new(),
+            timeout: Duration::from_secs(5),
+            budget: Duration::from_secs(300),
+            concurrency: 8,
+            seed: 0,
+            probe_spec: SpecVersion::DEFAULT,
+            reproduce: None,
+        }
+    }
+}
+
+/// Why a run could not judge anything.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// The target URL is unusable.
+    #[error("{0}")]
+    BadTarget(String),
+    /// Nothing answers there.
+    #[error("the target {url} is unreachable: {why}")]
+    Unreachable {
+        /// The target.
+        url: String,
+        /// What happened.
+        why: String,
+    },
+}
+
+/// Sends one valid event and requires an HTTP answer (any status) within the timeout.
+pub async fn preflight(client: &Client, cfg: &RunConfig) -> Result<(), RunError> {
+    let unreachable = |why: String| RunError::Unreachable {
+        url: cfg.target.clone(),
+        why,
+    };
+    let (req, _) = probe_request(cfg.probe_spec, cfg.seed, "preflight")
+        .ok_or_else(|| RunError::BadTarget("cannot generate a probe event".into()))?;
+    match client.send(&Payload::Http(req)).await.outcome {
+        Ok(_) => Ok(()),
+        Err(SendError::Timeout(t)) => Err(unreachable(format!(
+            "a valid event got no HTTP answer within {}",
+            humantime::format_duration(t)
+        ))),
+        Err(e) => Err(unreachable(e.to_string())),
+    }
+}
+
+/// Parses the target and checks that it answers, before anything is reported.
+pub async fn check_target(cfg: &RunConfig) -> Result<(), RunError> {
+    let target = Target::parse(&cfg.target).map_err(RunError::BadTarget)?;
+    let client = Client::new(target, cfg.timeout).map_err(RunError::BadTarget)?;
+    preflight(&client, cfg).await
+}
+
+/// Runs `cases` against `cfg.target`, calling `emit` once per result as results come.
+pub async fn run(
+    cfg: &RunConfig,
+    cases: Vec<Case>,
+    mut emit: impl FnMut(CaseResult),
+) -> Result<(), RunError> {
+    let target = Target::parse(&cfg.target).map_err(RunError::BadTarget)?;
+    let client = Client::new(target, cfg.timeout).map_err(RunError::BadTarget)?;
+    preflight(&client, cfg).await?;
+    let started = Instant::now();
+    let over_budget = || started.elapsed() > cfg.budget;
+    let budget_note = format!(
+        "not run: the time budget of {} ran out",
+        humantime::format_duration(cfg.budget)
+    );
+    let mut seen: Vec<Seen> = Vec::new();
+    let (sequential, parallel): (Vec<Case>, Vec<Case>) =
+        cases.into_iter().partition(Case::sequential);
+
+    let mut set = JoinSet::new();
+    let mut pending = parallel.into_iter();
+    loop {
+        while set.len() < cfg.concurrency.max(1) {
+            let Some(case) = pending.next() else { break };
+            if over_budget() {
+                emit(not_run(cfg, &case, &budget_note));
+                continue;
+            }
+            let (client, cfg) = (client.clone(), cfg.clone());
+            set.spawn(async move { exec(&client, &cfg, &case).await });
+        }
+        match set.join_next().await {
+            Some(Ok(done)) => {
+                seen.extend(done.seen);
+                done.results.into_iter().for_each(&mut emit);
+            }
+            Some(Err(e)) => return Err(RunError::BadTarget(format!("a case task failed: {e}"))),
+            None => break,
+        }
+    }
+
+    let mut dead: Option<String> = None;
+    for case in sequential {
+        if let Some(after) = &dead {
+            let why = format!("not run: the target stopped answering after {after}");
+            emit(not_run(cfg, &case, &why));
+            continue;
+        }
+        if over_budget() {
+            emit(not_run(cfg, &case, &budget_note));
+            continue;
+        }
+        let done = exec(&client, cfg, &case).await;
+        seen.extend(done.seen);
+        done.results.into_iter().for_each(&mut emit);
+        if done.probe_silent {
+            dead = Some(case.id.clone());
+        }
+    }
+
+    for r in run_wide(cfg, &seen) {
+        emit(r);
+    }
+    Ok(())
+}
+
+/// What one case produced.
+struct Done {
+    results: Vec<CaseResult>,
+    seen: Vec<Seen>,
+    /// The liveness probe after it got no answer, twice.
+    probe_silent: bool,
+}
+
+/// Runs one case: the request (twice for redelivery), its verdict, and its probe.
+async fn exec(client: &Client, cfg: &RunConfig, case: &Case) -> Done {
+    let t0 = Instant::now();
+    let mut seen = Vec::new();
+    let mut ex = send_retrying(client, &case.payload, &case.id, &mut seen).await;
+    let mut j = judge(case.expect, &ex.outcome);
+    if case.repeat && j.status == Status::Passed {
+        ex = send_retrying(client, &case.payload, &case.id, &mut seen).await;
+        j = judge(case.expect, &ex.outcome);
+        j.message = format!("the second delivery: {}", j.message);
+    } else if case.repeat {
+        j.status = Status::Errored;
+        j.message = format!(
+            "no verdict: the first delivery was not taken ({}), so a redelivery means nothing",
+            j.actual
+        );
+    }
+    let mut results = Vec::new();
+    let mut probe_silent = false;
+    if case.probe_after {
+        let (probe, silent) = liveness(client, cfg, case, &mut seen).await;
+        probe_silent = silent;
+        if case.expect == Expect::Anything {
+            // A hostile-only case: the probe is its verdict.
+            j = Judgement {
+                status: probe.status,
+                message: format!("{}; then a valid event: {}", j.actual, probe.message),
+                expected: "a valid event sent next is still taken (2xx)".into(),
+                actual: probe.actual,
+            };
+        } else {
+            let id = format!("LIS-006/after/{}", case.id);
+            let mut p = result(cfg, &id, "LIS-006", case.spec, &case.what, probe, None);
+            p.duration_ms = Some(t0.elapsed().as_millis() as u64);
+            results.push(p);
+        }
+    }
+    let mut r = result(
+        cfg,
+        &case.id,
+        case.requirement,
+        case.spec,
+        &case.what,
+        j,
+        Some(&ex),
+    );
+    if let (Some(ev), Some(e)) = (&case.event, r.evidence.as_mut()) {
+        e.event = Some(ev.clone());
+    }
+    r.duration_ms = Some(t0.elapsed().as_millis() as u64);
+    results.insert(0, r);
+    Done {
+        results,
+        seen,
+        probe_silent,
+    }
+}
+
+/// Sends a valid event after hostile input; a silent target is probed once more.
+async fn liveness(
+    client: &Client,
+    cfg: &RunConfig,
+    case: &Case,
+    seen: &mut Vec<Seen>,
+) -> (Judgement, bool) {
+    let mut last = None;
+    for attempt in ["", "/again"] {
+        let label = format!("{}{attempt}", case.id);
+        let Some((req, _)) = probe_request(cfg.probe_spec, cfg.seed, &label) else {
+            break;
+        };
+        let ex = send_retrying(client, &Payload::Http(req), &label, seen).await;
+        let j = judge(Expect::Accepted, &ex.outcome);
+        match &ex.outcome {
+            Ok(_) => {
+                let mut j = j;
+                if j.status == Status::Failed {
+                    j.message = "a valid event sent after the hostile input was not taken".into();
+                }
+                return (j, false);
+            }
+            Err(e) => last = Some(e.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let why = last.unwrap_or_else(|| "no probe event".into());
+    let j = Judgement {
+        status: Status::Failed,
+        message: "the listener stopped answering after the hostile input".into(),
+        expected: "a valid event sent next is still taken (2xx)".into(),
+        actual: format!("two valid events got no answer: {why}"),
+    };
+    (j, true)
+}
+
+/// Sends, and on 429 waits as Retry-After says (at most 2 s, 200 ms without it) and tries
+/// again, three times at most.
+async fn send_retrying(
+    client: &Client,
+    payload: &Payload,
+    case: &str,
+    seen: &mut Vec<Seen>,
+) -> Exchange {
+    let mut attempt = 0;
+    loop {
+        let ex = client.send(payload).await;
+        let wait = match &ex.outcome {
+            Ok(r) => {
+                seen.push(Seen::of(case, r));
+                (r.status == 429 && attempt < 3).then(|| retry_after(r))
+            }
+            Err(_) => None,
+        };
+        match wait {
+            Some(d) => {
+                attempt += 1;
+                tokio::time::sleep(d).await;
+            }
+            None => return ex,
+        }
+    }
+}
+
+fn retry_after(r: &Response) -> Duration {
+    match r.header("retry-after").map(str::trim) {
+        Some(v) => v
+            .parse::<u64>()
+            .map(|s| Duration::from_secs(s.min(2)))
+            .unwrap_or(Duration::from_secs(1)),
+        None => Duration::from_millis(200),
+    }
+}
+
+fn level_of(requirement: &str) -> Level {
+    Catalogue::embedded()
+        .get(requirement)
+        .map(|r| r.level)
+        .unwrap_or(Level::Must)
+}
+
+fn result(
+    cfg: &RunConfig,
+    id: &str,
+    requirement: &str,
+    spec: SpecVersion,
+    what: &str,
+    j: Judgement,
+    ex: Option<&Exchange>,
+) -> CaseResult {
+    let mut c = CaseResult::new(
+        id,
+        requirement,
+        level_of(requirement),
+        j.status,
+        format!("{what}: {}", j.message),
+    );
+    c.roles = vec![Role::Listener];
+    c.spec = Some(spec.as_str().to_owned());
+    c.expected = Some(j.expected);
+    c.actual = Some(j.actual);
+    if let Some(ex) = ex {
+        c.evidence = Some(Evidence {
+            request: Some(ex.request.clone()),
+            response: ex.outcome.as_ref().ok().map(Response::to_message),
+            curl: ex.curl.clone(),
+            ..Evidence::default()
+        });
+    }
+    if !c.status.is_pass() {
+        c.reproduce = cfg
+            .reproduce
+            .as_ref()
+            .map(|p| format!("{p} --case {}", shell_quote(id)));
+    }
+    c
+}
+
+fn not_run(cfg: &RunConfig, case: &Case, why: &str) -> CaseResult {
+    let j = Judgement {
+        status: Status::Errored,
+        message: why.to_owned(),
+        expected: case.expect.describe(),
+        actual: why.to_owned(),
+    };
+    result(
+        cfg,
+        &case.id,
+        case.requirement,
+        case.spec,
+        &case.what,
+        j,
+        None,
+    )
+}
+
+/// The rules every answer of the run keeps: no redirect (WH-004), a Content-Type on 200/201
+/// bodies (WH-007), a Retry-After on 429 (WH-009).
+fn run_wide(cfg: &RunConfig, seen: &[Seen]) -> Vec<CaseResult> {
+    let rules: [(&str, &str, Option<Judgement>); 3] = [
+        (
+            "WH-004",
+            "no 3xx redirect",
+            every_answer(
+                seen,
+                |_| true,
+                |s| (300..400).contains(&s.status),
+                "no 3xx redirect",
+            ),
+        ),
+        (
+            "WH-007",
+            "a Content-Type on every 200 or 201 with a body",
+            every_answer(
+                seen,
+                |s| matches!(s.status, 200 | 201) && s.has_body,
+                |s| !s.has_content_type,
+                "a 200 or 201 with a body carries a Content-Type",
+            ),
+        ),
+        (
+            "WH-009",
+            "a Retry-After on every 429",
+            every_answer(
+                seen,
+                |s| s.status == 429,
+                |s| !s.has_retry_after,
+                "a 429 carries Retry-After",
+            ),
+        ),
+    ];
+    rules
+        .into_iter()
+        .map(|(req, what, j)| {
+            let id = format!("{req}/every-answer");
+            let j = j.unwrap_or_else(|| Judgement {
+                status: Status::Skipped,
+                message: "no answer of the run was concerned".into(),
+                expected: what.to_owned(),
+                actual: "none seen".into(),
+            });
+            result(cfg, &id, req, cfg.probe_spec, what, j, None)
+        })
+        .collect()
+}

@@ -1,0 +1,246 @@
+//! Verdicts: pure functions from what the listener answered to a status, with *Expected* and
+//! *Actual* in words. No network, no printing.
+
+use cdevents_reports::model::Status;
+
+use super::client::{Response, SendError};
+use super::corpus::Expect;
+
+/// The verdict of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    /// Passed, failed or errored.
+    pub status: Status,
+    /// One sentence.
+    pub message: String,
+    /// What the spec allows.
+    pub expected: String,
+    /// What the listener did.
+    pub actual: String,
+}
+
+/// The answer in a few words: `HTTP 400 (application/json, 57 bytes)`.
+pub fn describe(r: &Response) -> String {
+    let ct = r.header("content-type").unwrap_or("no Content-Type");
+    if r.body.is_empty() {
+        format!("HTTP {} with an empty body", r.status)
+    } else {
+        let text = String::from_utf8_lossy(&r.body[..r.body.len().min(120)]).replace('\n', " ");
+        format!("HTTP {} ({ct}, {} bytes): {text}", r.status, r.body.len())
+    }
+}
+
+/// Whether `status` is one of the success statuses http-webhook 2.2 defines.
+fn webhook_success(r: &Response) -> Result<(), String> {
+    match r.status {
+        200 if r.body.is_empty() => Err(
+            "200 with an empty body: http-webhook 2.2 wants 201 or 204 when the answer carries no payload"
+                .into(),
+        ),
+        200 | 201 | 202 | 204 => Ok(()),
+        s => Err(format!("{s} is not a success status of http-webhook 2.2 (200, 201, 202, 204)")),
+    }
+}
+
+/// Judges one answer against what the spec allows.
+pub fn judge(expect: Expect, outcome: &Result<Response, SendError>) -> Judgement {
+    let expected = expect.describe();
+    let r = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            return Judgement {
+                status: if expect == Expect::Anything {
+                    Status::Passed
+                } else {
+                    Status::Errored
+                },
+                message: format!("no verdict: {e}"),
+                expected,
+                actual: e.to_string(),
+            }
+        }
+    };
+    let s = r.status;
+    let ok = |m: &str| (Status::Passed, m.to_owned());
+    let (status, message) = match expect {
+        _ if (300..400).contains(&s) && expect != Expect::Anything => (
+            Status::Failed,
+            "answered with a redirect, which http-webhook 2.2 forbids".to_owned(),
+        ),
+        Expect::Anything => ok("answered"),
+        Expect::Accepted if (200..300).contains(&s) => ok("the event was taken"),
+        Expect::Accepted => (Status::Failed, "a valid event was not taken".into()),
+        Expect::AcceptedStrict => match webhook_success(r) {
+            Ok(()) => ok("taken with a success status of http-webhook 2.2"),
+            Err(why) => (Status::Failed, why),
+        },
+        Expect::Refused if (400..500).contains(&s) => ok("refused as the sender's fault"),
+        Expect::Refused if (200..300).contains(&s) => (
+            Status::Failed,
+            "a request that is no valid CloudEvent was taken as if it were one".into(),
+        ),
+        Expect::Refused => (
+            Status::Failed,
+            "refused with a status that blames the server, not the sender".into(),
+        ),
+        Expect::NotServerError if (200..300).contains(&s) => ok("taken (allowed)"),
+        Expect::NotServerError if (400..500).contains(&s) => ok("refused with a 4xx"),
+        Expect::NotServerError => (
+            Status::Failed,
+            "answered with a server error: the sender will retry an event that can never pass"
+                .into(),
+        ),
+        Expect::Status(want) if s == want => ok("answered with the required status"),
+        Expect::Status(want) => (Status::Failed, format!("did not answer {want}")),
+        Expect::AcceptedOr(_) if (200..300).contains(&s) => ok("taken (allowed)"),
+        Expect::AcceptedOr(want) if s == want => ok("refused with the status the spec names"),
+        Expect::AcceptedOr(want) => (Status::Failed, format!("neither taken nor answered {want}")),
+    };
+    Judgement {
+        status,
+        message,
+        expected,
+        actual: describe(r),
+    }
+}
+
+/// One answer, as the run-wide checks need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// The case that got it.
+    pub case: String,
+    /// Its status.
+    pub status: u16,
+    /// Whether it had a body.
+    pub has_body: bool,
+    /// Whether it had a Content-Type.
+    pub has_content_type: bool,
+    /// Whether it had a Retry-After.
+    pub has_retry_after: bool,
+}
+
+impl Seen {
+    /// Notes an answer of `case`.
+    pub fn of(case: &str, r: &Response) -> Seen {
+        Seen {
+            case: case.to_owned(),
+            status: r.status,
+            has_body: !r.body.is_empty(),
+            has_content_type: r.header("content-type").is_some(),
+            has_retry_after: r.header("retry-after").is_some(),
+        }
+    }
+}
+
+/// A rule every answer of the run must keep; `None` when no answer was concerned.
+pub fn every_answer(
+    seen: &[Seen],
+    concerned: impl Fn(&Seen) -> bool,
+    breaks: impl Fn(&Seen) -> bool,
+    rule: &str,
+) -> Option<Judgement> {
+    let concerned: Vec<&Seen> = seen.iter().filter(|s| concerned(s)).collect();
+    if concerned.is_empty() {
+        return None;
+    }
+    let bad: Vec<&&Seen> = concerned.iter().filter(|s| breaks(s)).collect();
+    let expected = format!("every answer: {rule}");
+    Some(match bad.first() {
+        None => Judgement {
+            status: Status::Passed,
+            message: format!("{} answers checked", concerned.len()),
+            expected,
+            actual: format!("all {} answers keep the rule", concerned.len()),
+        },
+        Some(first) => Judgement {
+            status: Status::Failed,
+            message: format!(
+                "{} of {} answers break the rule",
+                bad.len(),
+                concerned.len()
+            ),
+            expected,
+            actual: format!(
+                "HTTP {} to {} (and {} more)",
+                first.status,
+                first.case,
+                bad.len() - 1
+            ),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(status: u16, body: &str) -> Result<Response, SendError> {
+        Ok(Response {
+            status,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    #[test]
+    fn verdicts() {
+        use Status::*;
+        let table = [
+            (Expect::Accepted, r(202, ""), Passed),
+            (Expect::Accepted, r(204, ""), Passed),
+            (Expect::Accepted, r(400, ""), Failed),
+            (Expect::Accepted, r(307, ""), Failed),
+            (Expect::AcceptedStrict, r(200, ""), Failed),
+            (Expect::AcceptedStrict, r(200, "{}"), Passed),
+            (Expect::AcceptedStrict, r(201, ""), Passed),
+            (Expect::AcceptedStrict, r(203, ""), Failed),
+            (Expect::Refused, r(400, ""), Passed),
+            (Expect::Refused, r(422, ""), Passed),
+            (Expect::Refused, r(200, ""), Failed),
+            (Expect::Refused, r(500, ""), Failed),
+            (Expect::NotServerError, r(202, ""), Passed),
+            (Expect::NotServerError, r(400, ""), Passed),
+            (Expect::NotServerError, r(500, ""), Failed),
+            (Expect::Status(415), r(415, ""), Passed),
+            (Expect::Status(415), r(400, ""), Failed),
+            (Expect::AcceptedOr(413), r(413, ""), Passed),
+            (Expect::AcceptedOr(413), r(202, ""), Passed),
+            (Expect::AcceptedOr(413), r(500, ""), Failed),
+            (Expect::Accepted, Err(SendError::Closed), Errored),
+            (Expect::Anything, Err(SendError::Closed), Passed),
+        ];
+        for (expect, outcome, want) in table {
+            assert_eq!(
+                judge(expect, &outcome).status,
+                want,
+                "{expect:?} {outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn run_wide_rules() {
+        let seen = |status, retry| Seen {
+            case: "c".into(),
+            status,
+            has_body: false,
+            has_content_type: false,
+            has_retry_after: retry,
+        };
+        let rule = |s: &[Seen]| {
+            every_answer(
+                s,
+                |x| x.status == 429,
+                |x| !x.has_retry_after,
+                "429 has Retry-After",
+            )
+            .map(|j| j.status)
+        };
+        assert_eq!(rule(&[seen(202, false)]), None);
+        assert_eq!(rule(&[seen(429, true)]), Some(Status::Passed));
+        assert_eq!(
+            rule(&[seen(429, true), seen(429, false)]),
+            Some(Status::Failed)
+        );
+    }
+}

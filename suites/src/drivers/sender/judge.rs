@@ -1,0 +1,864 @@
+//! Judging a sink's recording: pure, so that every rule unit-tests without a network.
+//!
+//! Terms, in what the sink can observe:
+//! - an **event** is a CloudEvents (source, id) pair; each request carrying it is an
+//!   **attempt**, in arrival order;
+//! - an attempt is **acknowledged** when the sink answered it 2xx; an event is **delivered**
+//!   when one of its attempts was acknowledged;
+//! - a **duplicate** is an attempt that arrives after an acknowledged one;
+//! - a **lost** event is one the sender listed in its manifest, or the sink saw, that was never
+//!   acknowledged although no permanent error was answered for it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use cdevents_reports::model::{CaseResult, Evidence, HttpMessage, Status};
+use cdevents_reports::{Finding, Level};
+use cdevents_schemas::{Registry, SpecVersion};
+use serde_json::Value;
+
+use super::lifecycle::lifecycle_rank;
+use super::sink::{Delivery, ManifestEntry, Recording};
+use crate::checks::stream::{content_hash, SeenIds};
+use crate::checks::{ids, EventChecker};
+use crate::faults::{event_key, Fault, FaultKind, FaultPlan};
+use crate::input::ContentMode;
+use crate::requirements::Catalogue;
+
+/// The delivery guarantee a sender claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Guarantee {
+    /// No claim: losses are reported, not failed.
+    #[default]
+    AtMostOnce,
+    /// Every event is retried until acknowledged (SND-006).
+    AtLeastOnce,
+    /// At least once, and never again after an acknowledgement (SND-004 at MUST).
+    ExactlyOnce,
+}
+
+impl FromStr for Guarantee {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "at-most-once" => Ok(Guarantee::AtMostOnce),
+            "at-least-once" => Ok(Guarantee::AtLeastOnce),
+            "exactly-once" => Ok(Guarantee::ExactlyOnce),
+            _ => Err(format!(
+                "unknown guarantee `{s}` (expected at-most-once, at-least-once or exactly-once)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Guarantee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Guarantee::AtMostOnce => "at-most-once",
+            Guarantee::AtLeastOnce => "at-least-once",
+            Guarantee::ExactlyOnce => "exactly-once",
+        })
+    }
+}
+
+/// The order a sender claims to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ordering {
+    /// No claim.
+    #[default]
+    None,
+    /// Events of one subject arrive in the order of their timestamps.
+    PerSubject,
+    /// All events arrive in the order of their timestamps.
+    Total,
+}
+
+impl FromStr for Ordering {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Ordering::None),
+            "per-subject" => Ok(Ordering::PerSubject),
+            "total" => Ok(Ordering::Total),
+            _ => Err(format!(
+                "unknown ordering `{s}` (expected none, per-subject or total)"
+            )),
+        }
+    }
+}
+
+/// What the sender claims, and what the sink allowed.
+#[derive(Debug, Clone, Default)]
+pub struct Claims {
+    /// `--guarantee`.
+    pub guarantee: Guarantee,
+    /// `--ordering`.
+    pub ordering: Ordering,
+    /// Whether the sink asked for batches (`--allow-batch`); otherwise a batch breaks CE-HTTP-015.
+    pub allow_batch: bool,
+}
+
+/// Attempts closer than this after a retryable failure are hammering (SND-007).
+const MIN_RETRY_GAP: Duration = Duration::from_millis(10);
+/// Slack for `Retry-After` (the sink measures when it answered, not when the sender read it).
+const RETRY_AFTER_SLACK: Duration = Duration::from_millis(50);
+/// Most findings or examples kept in one case.
+const MAX_EXAMPLES: usize = 20;
+
+struct Attempt<'a> {
+    d: &'a Delivery,
+    content: u64,
+    timestamp: Option<String>,
+    ce: (Option<String>, Option<String>, Option<String>),
+}
+
+struct Event<'a> {
+    source: String,
+    id: String,
+    cdevent: &'a Value,
+    attempts: Vec<Attempt<'a>>,
+}
+
+impl Event<'_> {
+    fn name(&self) -> String {
+        format!("{} {}", self.source, self.id)
+    }
+    fn subject(&self) -> Option<&str> {
+        self.cdevent.pointer("/subject/id").and_then(Value::as_str)
+    }
+    fn type_parts(&self) -> Option<(String, String)> {
+        let t = self.cdevent.pointer("/context/type")?.as_str()?;
+        let mut it = t.split('.');
+        Some((it.nth(2)?.to_owned(), it.next()?.to_owned()))
+    }
+    fn timestamp(&self) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+        let t = self.cdevent.pointer("/context/timestamp")?.as_str()?;
+        chrono::DateTime::parse_from_rfc3339(t).ok()
+    }
+    fn acknowledged(&self) -> bool {
+        self.attempts.iter().any(|a| a.d.acknowledged())
+    }
+    fn got_permanent(&self) -> bool {
+        self.attempts
+            .iter()
+            .any(|a| a.d.fault.kind().is_some_and(FaultKind::is_permanent))
+    }
+}
+
+fn case(id: &str, suffix: &str, status: Status, message: impl Into<String>) -> CaseResult {
+    let cat = Catalogue::embedded().get(id);
+    let name = if suffix.is_empty() {
+        id.to_owned()
+    } else {
+        format!("{id}/{suffix}")
+    };
+    let mut c = CaseResult::new(
+        name,
+        id,
+        cat.map(|r| r.level).unwrap_or(Level::Must),
+        status,
+        message,
+    );
+    c.roles = cat.map(|r| r.roles.clone()).unwrap_or_default();
+    c
+}
+
+fn evidence(d: &Delivery) -> Evidence {
+    let start = format!("{} {} HTTP/1.1", d.method, d.path);
+    let req = HttpMessage::capped(
+        start,
+        d.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())),
+        &d.body,
+    );
+    let status = d
+        .status
+        .map(|s| format!("HTTP/1.1 {s}"))
+        .unwrap_or_else(|| "(connection reset)".to_owned());
+    let mut headers = Vec::new();
+    if let Some(ra) = d.retry_after {
+        headers.push(("retry-after".to_owned(), ra.to_string()));
+    }
+    Evidence {
+        request: Some(req),
+        response: Some(HttpMessage::capped(status, headers, b"")),
+        ..Evidence::default()
+    }
+}
+
+/// A verdict from a list of problems: passed when empty, failed with the first as evidence.
+fn verdict(
+    id: &str,
+    suffix: &str,
+    checked: &str,
+    problems: Vec<(String, Option<&Delivery>)>,
+) -> CaseResult {
+    if problems.is_empty() {
+        return case(id, suffix, Status::Passed, checked.to_owned());
+    }
+    let n = problems.len();
+    let mut c = case(
+        id,
+        suffix,
+        Status::Failed,
+        format!(
+            "{}{}",
+            problems[0].0,
+            if n > 1 {
+                format!(" (and {} more)", n - 1)
+            } else {
+                String::new()
+            }
+        ),
+    );
+    c.actual = Some(
+        problems
+            .iter()
+            .take(MAX_EXAMPLES)
+            .map(|p| p.0.clone())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    c.evidence = problems[0].1.map(evidence);
+    c
+}
+
+fn skipped(id: &str, suffix: &str, why: &str) -> CaseResult {
+    case(id, suffix, Status::Skipped, why.to_owned())
+}
+
+/// Judges a recording. `manifest` is the sender's list of what it sent, when it printed one.
+pub fn judge(
+    rec: &Recording,
+    claims: &Claims,
+    plan: &FaultPlan,
+    manifest: Option<&[ManifestEntry]>,
+    registry: &Registry,
+    spec: Option<SpecVersion>,
+) -> Vec<CaseResult> {
+    let mut out = Vec::new();
+    let mut deliveries: Vec<&Delivery> = rec.deliveries.iter().collect();
+    deliveries.sort_by_key(|d| (d.received, d.index));
+    if deliveries.is_empty() {
+        return out;
+    }
+
+    // Requests as such.
+    out.push(verdict(
+        "WH-001",
+        "",
+        "every delivery used POST",
+        deliveries
+            .iter()
+            .filter(|d| d.method != "POST")
+            .map(|d| (format!("request #{} used {}", d.index, d.method), Some(*d)))
+            .collect(),
+    ));
+    let mut wh003 = Vec::new();
+    let mut too_large = Vec::new();
+    for d in &deliveries {
+        if d.refused.as_deref().is_some_and(|r| r.contains("cap")) {
+            too_large.push((
+                format!(
+                    "request #{}: {}",
+                    d.index,
+                    d.refused.as_deref().unwrap_or("")
+                ),
+                Some(*d),
+            ));
+        } else if let Some(r) = &d.refused {
+            wh003.push((format!("request #{}: {r}", d.index), Some(*d)));
+        } else if d.header("content-type").is_none() {
+            wh003.push((
+                format!("request #{} has no Content-Type", d.index),
+                Some(*d),
+            ));
+        } else if d.body.is_empty() {
+            wh003.push((format!("request #{} has an empty body", d.index), Some(*d)));
+        } else if let Some(e) = d.decode_errors.first() {
+            wh003.push((format!("request #{}: {e}", d.index), Some(*d)));
+        }
+    }
+    out.push(verdict(
+        "WH-003",
+        "",
+        "every delivery had a Content-Type and a body of that type",
+        wh003,
+    ));
+    out.push(verdict(
+        "SND-012",
+        "",
+        "no delivery exceeded the sink's cap",
+        too_large,
+    ));
+    let batches: Vec<(String, Option<&Delivery>)> = deliveries
+        .iter()
+        .filter(|d| {
+            d.events
+                .iter()
+                .any(|e| e.envelope.mode == ContentMode::Batch)
+        })
+        .map(|d| {
+            (
+                format!(
+                    "request #{} is a batch, and the sink did not ask for batches",
+                    d.index
+                ),
+                Some(*d),
+            )
+        })
+        .collect();
+    if claims.allow_batch {
+        out.push(skipped(
+            "CE-HTTP-015",
+            "",
+            "the sink accepts batches (--allow-batch)",
+        ));
+    } else {
+        out.push(verdict("CE-HTTP-015", "", "no batch was sent", batches));
+    }
+
+    // Events: group attempts by (source, id), in order of first arrival.
+    let mut order: Vec<u64> = Vec::new();
+    let mut events: HashMap<u64, Event> = HashMap::new();
+    let checker = EventChecker::new(registry).force_version(spec);
+    let mut seen = SeenIds::default();
+    let mut by_req: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
+    let mut counted = 0usize;
+    for d in &deliveries {
+        for e in &d.events {
+            let key = event_key(&e.source, &e.id);
+            let cdevent = &e.envelope.cdevent;
+            let ce = e.envelope.ce.as_ref();
+            let attempt = Attempt {
+                d,
+                content: content_hash(cdevent),
+                timestamp: cdevent
+                    .pointer("/context/timestamp")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                ce: (
+                    ce.and_then(|c| c.type_.clone()),
+                    ce.and_then(|c| c.subject.clone()),
+                    ce.and_then(|c| c.time.clone()),
+                ),
+            };
+            let mut findings = Vec::new();
+            if let Some(f) = seen.observe(cdevent) {
+                findings.push(f);
+            }
+            let ev = events.entry(key).or_insert_with(|| {
+                order.push(key);
+                Event {
+                    source: e.source.clone(),
+                    id: e.id.clone(),
+                    cdevent,
+                    attempts: Vec::new(),
+                }
+            });
+            // Each distinct content is judged once; a faithful retry adds nothing.
+            if ev.attempts.iter().all(|a| a.content != attempt.content) {
+                findings.extend(checker.check_envelope(&e.envelope).findings);
+                counted += 1;
+            }
+            for f in findings {
+                let mut f = f;
+                f.message = format!("{} (request #{}): {}", ev.name(), d.index, f.message);
+                by_req.entry(f.id.clone()).or_default().push(f);
+            }
+            ev.attempts.push(attempt);
+        }
+    }
+    for id in ids::ALL {
+        let fs = by_req.remove(*id).unwrap_or_default();
+        out.push(event_case(id, fs, counted));
+    }
+    for (id, fs) in by_req {
+        out.push(event_case(&id, fs, counted));
+    }
+    let evs: Vec<&Event> = order.iter().filter_map(|k| events.get(k)).collect();
+    if evs.is_empty() {
+        return out;
+    }
+
+    // SND-001 / SND-003: a retry repeats the event.
+    let retried = evs.iter().filter(|e| e.attempts.len() > 1).count();
+    let mut p1 = Vec::new();
+    let mut p3 = Vec::new();
+    for e in &evs {
+        let first = &e.attempts[0];
+        for a in &e.attempts[1..] {
+            if a.content != first.content || a.ce != first.ce {
+                p1.push((
+                    format!(
+                        "{}: request #{} carries a different event than request #{}",
+                        e.name(),
+                        a.d.index,
+                        first.d.index
+                    ),
+                    Some(a.d),
+                ));
+            }
+            if a.timestamp != first.timestamp {
+                p3.push((
+                    format!(
+                        "{}: request #{} has timestamp {:?}, the first attempt {:?}",
+                        e.name(),
+                        a.d.index,
+                        a.timestamp,
+                        first.timestamp
+                    ),
+                    Some(a.d),
+                ));
+            }
+        }
+    }
+    if retried == 0 {
+        out.push(skipped(
+            "SND-001",
+            "",
+            "no event was delivered more than once",
+        ));
+        out.push(skipped(
+            "SND-003",
+            "",
+            "no event was delivered more than once",
+        ));
+    } else {
+        let msg = format!("{retried} events delivered more than once, each time the same");
+        out.push(verdict("SND-001", "", &msg, p1));
+        out.push(verdict("SND-003", "", &msg, p3));
+    }
+
+    // SND-002: a retry under a new id is the same content with another id.
+    let mut sans_id: HashMap<u64, &Event> = HashMap::new();
+    let mut p2 = Vec::new();
+    for e in &evs {
+        let mut v = e.cdevent.clone();
+        if let Some(ctx) = v.get_mut("context").and_then(Value::as_object_mut) {
+            ctx.remove("id");
+        }
+        let h = content_hash(&v);
+        if let Some(prev) = sans_id.get(&h) {
+            p2.push((
+                format!("{} repeats {} under a new id", e.name(), prev.name()),
+                Some(e.attempts[0].d),
+            ));
+        } else {
+            sans_id.insert(h, e);
+        }
+    }
+    out.push(verdict(
+        "SND-002",
+        "",
+        "no event was repeated under a new id",
+        p2,
+    ));
+
+    // SND-004: nothing after an acknowledgement.
+    let mut p4 = Vec::new();
+    for e in &evs {
+        if let Some(ack) = e.attempts.iter().find(|a| a.d.acknowledged()) {
+            for a in e.attempts.iter().filter(|a| a.d.received > ack.d.answered) {
+                p4.push((
+                    format!(
+                        "{}: request #{} after request #{} was acknowledged {}",
+                        e.name(),
+                        a.d.index,
+                        ack.d.index,
+                        ack.d.status.unwrap_or(0)
+                    ),
+                    Some(a.d),
+                ));
+            }
+        }
+    }
+    let mut c4 = verdict(
+        "SND-004",
+        "",
+        "no event was delivered again after an acknowledgement",
+        p4,
+    );
+    if claims.guarantee == Guarantee::ExactlyOnce {
+        c4.level = Level::Must;
+        c4.message
+            .push_str(" (MUST: the sender claims exactly-once)");
+    }
+    out.push(c4);
+
+    // SND-005: nothing after a permanent error.
+    let permanents = evs.iter().filter(|e| e.got_permanent()).count();
+    if permanents == 0 {
+        let why = if plan.has_permanent() {
+            "the plan could answer permanent errors, but this run drew none"
+        } else {
+            "no permanent error was injected (use --faults hostile)"
+        };
+        out.push(skipped("SND-005", "", why));
+    } else {
+        let mut p5 = Vec::new();
+        for e in &evs {
+            if let Some(bad) = e
+                .attempts
+                .iter()
+                .find(|a| a.d.fault.kind().is_some_and(FaultKind::is_permanent))
+            {
+                for a in e
+                    .attempts
+                    .iter()
+                    .filter(|a| a.d.received > bad.d.answered && a.content == bad.content)
+                {
+                    p5.push((
+                        format!(
+                            "{}: request #{} repeats request #{} refused {}",
+                            e.name(),
+                            a.d.index,
+                            bad.d.index,
+                            bad.d.status.unwrap_or(0)
+                        ),
+                        Some(a.d),
+                    ));
+                }
+            }
+        }
+        out.push(verdict(
+            "SND-005",
+            "",
+            &format!("{permanents} events refused permanently were not retried"),
+            p5,
+        ));
+    }
+
+    // SND-006: eventual delivery under transient faults, when claimed; and the manifest.
+    let observed: HashSet<(String, String)> = evs
+        .iter()
+        .map(|e| (e.source.clone(), e.id.clone()))
+        .collect();
+    let mut lost = Vec::new();
+    for e in &evs {
+        if !e.acknowledged() && !e.got_permanent() {
+            lost.push((
+                format!(
+                    "{} was never acknowledged ({} attempts, last answered {})",
+                    e.name(),
+                    e.attempts.len(),
+                    last_answer(e)
+                ),
+                Some(e.attempts[e.attempts.len() - 1].d),
+            ));
+        }
+    }
+    let mut unexpected = 0;
+    if let Some(m) = manifest {
+        let listed: HashSet<(String, String)> =
+            m.iter().map(|x| (x.source.clone(), x.id.clone())).collect();
+        for x in m {
+            if !observed.contains(&(x.source.clone(), x.id.clone())) {
+                lost.push((
+                    format!("{} {} is in the manifest but never arrived", x.source, x.id),
+                    None,
+                ));
+            }
+        }
+        unexpected = observed.difference(&listed).count();
+    }
+    let faults = deliveries.iter().filter(|d| d.fault != Fault::None).count();
+    let observed_msg = format!(
+        "observed: {} events, {} delivered, {} lost, {} faults injected{}",
+        evs.len(),
+        evs.iter().filter(|e| e.acknowledged()).count(),
+        lost.len(),
+        faults,
+        if manifest.is_some() {
+            format!(", {unexpected} not in the manifest")
+        } else {
+            String::new()
+        }
+    );
+    match claims.guarantee {
+        Guarantee::AtMostOnce => out.push(skipped(
+            "SND-006",
+            "",
+            &format!("no at-least-once claim; {observed_msg}"),
+        )),
+        _ => {
+            let mut c = verdict("SND-006", "", &observed_msg, lost);
+            if c.status == Status::Failed {
+                c.message = format!("{}; {observed_msg}", c.message);
+            }
+            out.push(c);
+        }
+    }
+
+    // SND-007: backoff.
+    let mut gaps_seen = 0;
+    let mut p7 = Vec::new();
+    for e in &evs {
+        let mut gaps = Vec::new();
+        for w in e.attempts.windows(2) {
+            let (prev, next) = (&w[0], &w[1]);
+            let retryable = match prev.d.fault.kind() {
+                Some(FaultKind::S503 | FaultKind::S500 | FaultKind::S408 | FaultKind::Reset) => {
+                    true
+                }
+                Some(_) => false,
+                None => false,
+            };
+            if retryable && next.d.received >= prev.d.answered {
+                gaps.push((next.d.received - prev.d.answered, next.d));
+            }
+        }
+        gaps_seen += gaps.len();
+        if let Some((g, d)) = gaps.iter().find(|(g, _)| *g < MIN_RETRY_GAP) {
+            p7.push((
+                format!(
+                    "{}: retried {} ms after a failure (request #{})",
+                    e.name(),
+                    g.as_millis(),
+                    d.index
+                ),
+                Some(*d),
+            ));
+        } else if gaps.len() >= 2 && gaps[gaps.len() - 1].0 * 2 < gaps[0].0 {
+            p7.push((
+                format!(
+                    "{}: the retry delay shrank from {} ms to {} ms",
+                    e.name(),
+                    gaps[0].0.as_millis(),
+                    gaps[gaps.len() - 1].0.as_millis()
+                ),
+                Some(gaps[gaps.len() - 1].1),
+            ));
+        }
+    }
+    if gaps_seen == 0 {
+        out.push(skipped(
+            "SND-007",
+            "",
+            "no retry after a 5xx, 408 or reset was observed",
+        ));
+    } else {
+        out.push(verdict(
+            "SND-007",
+            "",
+            &format!(
+                "{gaps_seen} retries waited at least {} ms and did not speed up",
+                MIN_RETRY_GAP.as_millis()
+            ),
+            p7,
+        ));
+    }
+
+    // WH-010: nothing before Retry-After has passed.
+    let throttles: Vec<&&Delivery> = deliveries
+        .iter()
+        .filter(|d| d.status == Some(429) && d.retry_after.is_some())
+        .collect();
+    if throttles.is_empty() {
+        out.push(skipped("WH-010", "", "no 429 was answered"));
+    } else {
+        let mut p10 = Vec::new();
+        for t in &throttles {
+            let until = t.answered + Duration::from_secs(t.retry_after.unwrap_or(0));
+            if let Some(d) = deliveries
+                .iter()
+                .find(|d| d.received > t.answered && d.received + RETRY_AFTER_SLACK < until)
+            {
+                p10.push((
+                    format!(
+                        "request #{} came {} ms after a 429 with Retry-After: {} (request #{})",
+                        d.index,
+                        (d.received - t.answered).as_millis(),
+                        t.retry_after.unwrap_or(0),
+                        t.index
+                    ),
+                    Some(*d),
+                ));
+            }
+        }
+        out.push(verdict(
+            "WH-010",
+            "",
+            &format!("{} Retry-After answers were honoured", throttles.len()),
+            p10,
+        ));
+    }
+
+    // SND-008: lifecycle order per subject, and timestamps that agree with it.
+    let mut ranked = 0;
+    let mut p8 = Vec::new();
+    let mut last: HashMap<&str, (u8, &Event, Option<chrono::DateTime<chrono::FixedOffset>>)> =
+        HashMap::new();
+    for e in &evs {
+        let (Some(subject), Some((sname, pred))) = (e.subject(), e.type_parts()) else {
+            continue;
+        };
+        let Some(rank) = lifecycle_rank(&sname, &pred) else {
+            continue;
+        };
+        ranked += 1;
+        let ts = e.timestamp();
+        if let Some((r0, prev, ts0)) = last.get(subject) {
+            if rank < *r0 {
+                p8.push((
+                    format!(
+                        "subject {subject}: {pred} ({}) arrived after a later lifecycle event ({})",
+                        e.id, prev.id
+                    ),
+                    Some(e.attempts[0].d),
+                ));
+            } else if rank > *r0 && matches!((ts, ts0), (Some(a), Some(b)) if a < *b) {
+                p8.push((format!("subject {subject}: {pred} ({}) is timestamped before the earlier lifecycle event {}", e.id, prev.id), Some(e.attempts[0].d)));
+            }
+        }
+        let keep = last.get(subject).is_none_or(|(r0, _, _)| rank >= *r0);
+        if keep {
+            last.insert(subject, (rank, e, ts));
+        }
+    }
+    if ranked == 0 {
+        out.push(skipped(
+            "SND-008",
+            "",
+            "no event of a subject with a lifecycle arrived",
+        ));
+    } else {
+        out.push(verdict(
+            "SND-008",
+            "",
+            &format!(
+                "{ranked} lifecycle events of {} subjects came in lifecycle order",
+                last.len()
+            ),
+            p8,
+        ));
+    }
+    if claims.ordering != Ordering::None {
+        let mut p = Vec::new();
+        let mut prev: HashMap<String, (&Event, chrono::DateTime<chrono::FixedOffset>)> =
+            HashMap::new();
+        for e in &evs {
+            let Some(ts) = e.timestamp() else { continue };
+            let group = match claims.ordering {
+                Ordering::Total => String::new(),
+                _ => match e.subject() {
+                    Some(s) => s.to_owned(),
+                    None => continue,
+                },
+            };
+            if let Some((pe, pts)) = prev.get(&group) {
+                if ts < *pts {
+                    p.push((
+                        format!(
+                            "{} arrived after {} although it is timestamped earlier",
+                            e.name(),
+                            pe.name()
+                        ),
+                        Some(e.attempts[0].d),
+                    ));
+                    continue;
+                }
+            }
+            prev.insert(group, (e, ts));
+        }
+        out.push(verdict(
+            "SND-008",
+            "claimed-order",
+            "events arrived in timestamp order, as claimed",
+            p,
+        ));
+    }
+
+    // SND-009: links point back in time, to events that exist.
+    let first_pos: HashMap<&str, usize> = evs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.as_str(), i))
+        .collect();
+    let listed: Option<HashSet<&str>> = manifest.map(|m| m.iter().map(|x| x.id.as_str()).collect());
+    let mut links = 0;
+    let mut p9 = Vec::new();
+    for (i, e) in evs.iter().enumerate() {
+        let Some(arr) = e
+            .cdevent
+            .pointer("/context/links")
+            .and_then(Value::as_array)
+        else {
+            continue;
+        };
+        for l in arr {
+            let Some(cid) = l
+                .pointer("/from/contextId")
+                .or_else(|| l.pointer("/target/contextId"))
+                .and_then(Value::as_str)
+            else {
+                continue;
+            };
+            links += 1;
+            if cid == e.id {
+                p9.push((
+                    format!("{} links to itself", e.name()),
+                    Some(e.attempts[0].d),
+                ));
+            } else if let Some(&j) = first_pos.get(cid) {
+                if j > i {
+                    p9.push((
+                        format!("{} links to {cid}, which arrived later", e.name()),
+                        Some(e.attempts[0].d),
+                    ));
+                }
+            } else if listed.as_ref().is_some_and(|l| !l.contains(cid)) {
+                p9.push((
+                    format!(
+                        "{} links to {cid}, which the sender never sent (not in its manifest)",
+                        e.name()
+                    ),
+                    Some(e.attempts[0].d),
+                ));
+            }
+        }
+    }
+    if links == 0 {
+        out.push(skipped("SND-009", "", "no embedded link was observed"));
+    } else {
+        out.push(verdict(
+            "SND-009",
+            "",
+            &format!("{links} links pointed to earlier events"),
+            p9,
+        ));
+    }
+    out
+}
+
+fn last_answer(e: &Event) -> String {
+    match e.attempts.last().map(|a| (a.d.status, a.d.fault)) {
+        Some((Some(s), _)) => s.to_string(),
+        Some((None, f)) => format!("nothing ({f})"),
+        None => "-".to_owned(),
+    }
+}
+
+fn event_case(id: &str, findings: Vec<Finding>, counted: usize) -> CaseResult {
+    if findings.is_empty() {
+        return case(
+            id,
+            "",
+            Status::Passed,
+            format!("no finding in {counted} events"),
+        );
+    }
+    let n = findings.len();
+    let mut c = case(
+        id,
+        "",
+        Status::Failed,
+        format!(
+            "{n} findings in {counted} events; first: {}",
+            findings[0].message
+        ),
+    );
+    c.findings = findings.into_iter().take(MAX_EXAMPLES).collect();
+    c
+}

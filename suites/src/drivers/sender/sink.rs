@@ -1,0 +1,541 @@
+//! The HTTP sink: hyper 1 directly, so that headers are kept as received and every hostile
+//! input is bounded: a header read timeout (slow-loris), a body cap checked while streaming
+//! (huge bodies are refused with 413, never buffered), a body read timeout, a connection limit
+//! (connections past it are answered 503 and closed).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::faults::{event_key, Fault, FaultKind, FaultPlan};
+use crate::input::{decode_http_body, Envelope, Item, Limits, Location};
+
+/// How the sink listens and answers.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    /// Where to listen (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// Which deliveries to answer badly.
+    pub plan: FaultPlan,
+    /// The seed of the fault schedule.
+    pub seed: u64,
+    /// Largest body kept; a larger one is answered 413 and its connection closed.
+    pub max_body: usize,
+    /// Time allowed to send a request head (slow-loris defence); idle keep-alive connections
+    /// are closed after it too.
+    pub header_timeout: Duration,
+    /// Time allowed to send a body.
+    pub body_timeout: Duration,
+    /// Most connections served at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Decoder limits.
+    pub limits: Limits,
+}
+
+impl Default for SinkConfig {
+    fn default() -> Self {
+        SinkConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            plan: FaultPlan::none(),
+            seed: 0,
+            max_body: 4 << 20,
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 256,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// One event of a delivery: its CloudEvents (or, lacking those, CDEvent) source and id, and
+/// the decoded envelope.
+#[derive(Debug, Clone)]
+pub struct EventRef {
+    /// `source`.
+    pub source: String,
+    /// `id`.
+    pub id: String,
+    /// The decoded event.
+    pub envelope: Envelope,
+}
+
+/// One request as the sink received and answered it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Position among the run's requests, from 0.
+    pub index: u64,
+    /// The connection it came on.
+    pub connection: u64,
+    /// When its head had arrived, since the sink started.
+    pub received: Duration,
+    /// When the answer was ready (or the connection closed), since the sink started.
+    pub answered: Duration,
+    /// The method.
+    pub method: String,
+    /// The request target.
+    pub path: String,
+    /// Headers in the order received (names lower-cased by the HTTP parser), raw values.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body, up to the cap.
+    pub body: Vec<u8>,
+    /// Why the sink refused the request itself, before any fault (too large, too slow,
+    /// undecodable).
+    pub refused: Option<String>,
+    /// The decoded events (none when refused or undecodable).
+    pub events: Vec<EventRef>,
+    /// Decoder errors, one per item that failed.
+    pub decode_errors: Vec<String>,
+    /// How many deliveries of the same event (or batch) came before this one.
+    pub attempt: u32,
+    /// The fault applied.
+    pub fault: Fault,
+    /// The status answered; `None` for a reset.
+    pub status: Option<u16>,
+    /// The `Retry-After` answered, in seconds.
+    pub retry_after: Option<u64>,
+}
+
+impl Delivery {
+    /// Whether the sink acknowledged it (2xx).
+    pub fn acknowledged(&self) -> bool {
+        matches!(self.status, Some(200..=299))
+    }
+
+    /// The first value of a header, as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+/// Counters of what never became a delivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Connections answered 503 because the limit was reached.
+    pub over_capacity: u64,
+    /// Connections that ended in an HTTP error (garbage, timeouts, resets).
+    pub connection_errors: u64,
+}
+
+/// One line of a sender's manifest (see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// CloudEvents and CDEvents id.
+    pub id: String,
+    /// CloudEvents and CDEvents source.
+    pub source: String,
+    /// CDEvents type.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// `subject.id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+impl ManifestEntry {
+    /// Reads one manifest line; `None` for lines that are not manifest entries.
+    pub fn parse_line(line: &str) -> Option<Self> {
+        let line = line.trim();
+        if !line.starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(line).ok()
+    }
+}
+
+/// Everything the sink saw.
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    /// Every request, in arrival order.
+    pub deliveries: Vec<Delivery>,
+    /// What never became a delivery.
+    pub stats: SinkStats,
+}
+
+#[derive(Default)]
+struct State {
+    deliveries: Vec<Delivery>,
+    attempts: HashMap<u64, u32>,
+    stats: SinkStats,
+}
+
+struct Shared {
+    config: SinkConfig,
+    started: Instant,
+    state: Mutex<State>,
+    notify: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic elsewhere must not hide what was recorded.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running sink. Dropping it stops it.
+pub struct Sink {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Debug)]
+struct ResetConnection;
+
+impl std::fmt::Display for ResetConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by the fault plan")
+    }
+}
+
+impl std::error::Error for ResetConnection {}
+
+const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+impl Sink {
+    /// Binds and starts serving.
+    pub async fn start(config: SinkConfig) -> std::io::Result<Sink> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        let shared = Arc::new(Shared {
+            config,
+            started: Instant::now(),
+            state: Mutex::new(State::default()),
+            notify: Notify::new(),
+        });
+        let sh = shared.clone();
+        let task = tokio::spawn(async move {
+            let mut conn_no = 0u64;
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    // Out of descriptors, most likely: wait rather than spin.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                conn_no += 1;
+                sh.lock().stats.connections += 1;
+                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                    sh.lock().stats.over_capacity += 1;
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                            let _ = stream.write_all(OVER_CAPACITY).await;
+                            let _ = stream.shutdown().await;
+                        })
+                        .await;
+                    });
+                    continue;
+                };
+                let sh2 = sh.clone();
+                let conn = conn_no;
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let svc = service_fn(|req| handle(sh2.clone(), conn, req));
+                    let result = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(sh2.config.header_timeout)
+                        .max_buf_size(64 * 1024)
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                    if result.is_err() {
+                        sh2.lock().stats.connection_errors += 1;
+                    }
+                });
+            }
+        });
+        Ok(Sink { addr, shared, task })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL senders deliver to.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// How many distinct events (source and id) arrived so far.
+    pub fn distinct_events(&self) -> usize {
+        let st = self.shared.lock();
+        let mut keys = std::collections::HashSet::new();
+        for d in &st.deliveries {
+            for e in &d.events {
+                keys.insert(event_key(&e.source, &e.id));
+            }
+        }
+        keys.len()
+    }
+
+    /// Waits until `n` distinct events arrived or `timeout` passed; returns whether they did.
+    pub async fn wait_for_events(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.notify.notified();
+            if self.distinct_events() >= n {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.distinct_events() >= n;
+            }
+        }
+    }
+
+    /// What was recorded so far.
+    pub fn recording(&self) -> Recording {
+        let st = self.shared.lock();
+        let mut deliveries = st.deliveries.clone();
+        deliveries.sort_by_key(|d| d.index);
+        Recording {
+            deliveries,
+            stats: st.stats.clone(),
+        }
+    }
+
+    /// Stops serving and returns the recording.
+    pub fn stop(self) -> Recording {
+        self.task.abort();
+        self.recording()
+    }
+}
+
+type Answer = Result<Response<Full<Bytes>>, ResetConnection>;
+
+fn response(status: u16, extra: &[(&str, String)]) -> Response<Full<Bytes>> {
+    let mut b = Response::builder().status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
+    for (k, v) in extra {
+        b = b.header(*k, v.as_str());
+    }
+    b.body(Full::new(Bytes::new()))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+enum BodyError {
+    TooLarge,
+    Timeout,
+    Broken(String),
+}
+
+async fn read_body(body: Incoming, cap: usize, timeout: Duration) -> Result<Vec<u8>, BodyError> {
+    let mut body = body;
+    let mut buf = Vec::new();
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| BodyError::Broken(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > cap {
+                    return Err(BodyError::TooLarge);
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(())) => Ok(buf),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(BodyError::Timeout),
+    }
+}
+
+fn event_ref(env: Envelope) -> EventRef {
+    let pick = |ce: Option<&String>, ptr: &str| {
+        ce.cloned()
+            .or_else(|| {
+                env.cdevent
+                    .pointer(ptr)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default()
+    };
+    let source = pick(
+        env.ce.as_ref().and_then(|c| c.source.as_ref()),
+        "/context/source",
+    );
+    let id = pick(env.ce.as_ref().and_then(|c| c.id.as_ref()), "/context/id");
+    EventRef {
+        source,
+        id,
+        envelope: env,
+    }
+}
+
+async fn handle(sh: Arc<Shared>, connection: u64, req: Request<Incoming>) -> Answer {
+    let received = sh.started.elapsed();
+    let (parts, body) = req.into_parts();
+    let headers: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect();
+    let mut d = Delivery {
+        index: 0,
+        connection,
+        received,
+        answered: received,
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.to_string(),
+        headers,
+        body: Vec::new(),
+        refused: None,
+        events: Vec::new(),
+        decode_errors: Vec::new(),
+        attempt: 0,
+        fault: Fault::None,
+        status: None,
+        retry_after: None,
+    };
+    let cfg = &sh.config;
+    // The WebHook validation handshake is not a delivery: grant it and record nothing.
+    if parts.method == http::Method::OPTIONS {
+        return Ok(response(
+            200,
+            &[
+                ("allow", "POST, OPTIONS".to_owned()),
+                ("webhook-allowed-origin", "*".to_owned()),
+            ],
+        ));
+    }
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (status, retry_after) = if declared.is_some_and(|n| n > cfg.max_body as u64) {
+        d.refused = Some(format!(
+            "Content-Length {} exceeds the sink's cap of {} bytes",
+            declared.unwrap_or(0),
+            cfg.max_body
+        ));
+        (413, None)
+    } else {
+        match read_body(body, cfg.max_body, cfg.body_timeout).await {
+            Err(BodyError::TooLarge) => {
+                d.refused = Some(format!(
+                    "body exceeds the sink's cap of {} bytes",
+                    cfg.max_body
+                ));
+                (413, None)
+            }
+            Err(BodyError::Timeout) => {
+                d.refused = Some(format!(
+                    "body not received within {}",
+                    humantime::format_duration(cfg.body_timeout)
+                ));
+                (408, None)
+            }
+            Err(BodyError::Broken(e)) => {
+                d.refused = Some(format!("body could not be read: {e}"));
+                (400, None)
+            }
+            Ok(bytes) => {
+                d.body = bytes;
+                return apply(&sh, d).await;
+            }
+        }
+    };
+    d.status = Some(status);
+    d.retry_after = retry_after;
+    d.answered = sh.started.elapsed();
+    record(&sh, d);
+    let mut r = response(status, &[]);
+    // Past the cap the rest of the body is not read: the connection cannot be reused.
+    r.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    Ok(r)
+}
+
+async fn apply(sh: &Arc<Shared>, mut d: Delivery) -> Answer {
+    let cfg = &sh.config;
+    let items: Vec<Item> =
+        decode_http_body(&d.headers, &d.body, Location::file("request"), &cfg.limits);
+    for item in items {
+        match item.result {
+            Ok(env) => d.events.push(event_ref(env)),
+            Err(e) => d.decode_errors.push(format!("{}: {e}", item.location)),
+        }
+    }
+    if d.events.is_empty() {
+        // Nothing to fault: the request itself is bad.
+        d.status = Some(400);
+        d.answered = sh.started.elapsed();
+        record(sh, d);
+        return Ok(response(400, &[]));
+    }
+    let key = d.events.iter().fold(0u64, |acc, e| {
+        acc.rotate_left(5) ^ event_key(&e.source, &e.id)
+    });
+    {
+        let mut st = sh.lock();
+        let n = st.attempts.entry(key).or_insert(0);
+        d.attempt = *n;
+        *n += 1;
+    }
+    d.fault = cfg.plan.decide(cfg.seed, key, d.attempt);
+    let answer = match d.fault {
+        Fault::None => {
+            d.status = Some(204);
+            Ok(response(204, &[]))
+        }
+        Fault::Inject(FaultKind::Reset) => Err(ResetConnection),
+        Fault::Inject(FaultKind::S429) => {
+            d.status = Some(429);
+            d.retry_after = Some(cfg.plan.retry_after_secs);
+            Ok(response(
+                429,
+                &[("retry-after", cfg.plan.retry_after_secs.to_string())],
+            ))
+        }
+        Fault::Inject(FaultKind::Delay) => {
+            tokio::time::sleep(cfg.plan.delay).await;
+            d.status = Some(503);
+            Ok(response(503, &[]))
+        }
+        Fault::Inject(k) => {
+            let s = k.status().unwrap_or(503);
+            d.status = Some(s);
+            Ok(response(s, &[]))
+        }
+    };
+    d.answered = sh.started.elapsed();
+    record(sh, d);
+    answer
+}
+
+fn record(sh: &Shared, mut d: Delivery) {
+    {
+        let mut st = sh.lock();
+        d.index = st.deliveries.len() as u64;
+        st.deliveries.push(d);
+    }
+    sh.notify.notify_waiters();
+}

@@ -1,0 +1,457 @@
+//! The HTTP side of the reference listener.
+//!
+//! What it answers (http-webhook 2.2, HTTP binding 3): 202 for a valid event (binary,
+//! structured or batch mode), 400 for a request that is no valid CloudEvent or carries an
+//! invalid CDEvent (MUST findings of the kit's checks), 413 for a body over its limit, 415 for
+//! a format it does not understand, 408 when the body does not arrive in time, 405 for methods
+//! other than POST and OPTIONS (the webhook validation handshake). It never panics on input.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use cdevents_reports::Level;
+use cdevents_schemas::Registry;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{json, Value};
+
+use super::faults::Fault;
+use crate::checks::EventChecker;
+use crate::input::{
+    decode_batch, decode_binary, decode_structured, Envelope, InputError, Limits, Location,
+};
+use crate::wire::percent_encode_header_value;
+
+/// How the reference listener behaves.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// The rule to break, if any.
+    pub fault: Option<Fault>,
+    /// The largest body taken (default 1 MiB; at least the 64 KiB CloudEvents asks for).
+    pub max_body: usize,
+    /// How long a body may take to arrive.
+    pub read_timeout: Duration,
+    /// Where to forward every accepted request (as received), if anywhere.
+    pub forward: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            fault: None,
+            max_body: 1 << 20,
+            read_timeout: Duration::from_secs(10),
+            forward: None,
+        }
+    }
+}
+
+/// A running reference listener; dropping it stops accepting connections.
+#[derive(Debug)]
+pub struct ListenerHandle {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ListenerHandle {
+    /// Serves until the server stops (never, unless it fails).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for ListenerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Shared {
+    cfg: Config,
+    registry: Registry,
+    seen: Mutex<HashSet<(String, String)>>,
+    hung: AtomicBool,
+    requests: AtomicU64,
+    forward: Option<reqwest::Client>,
+}
+
+/// Binds `config.listen` and serves in a background task (inside a tokio runtime).
+pub async fn spawn_reference_listener(
+    config: Config,
+) -> std::io::Result<(SocketAddr, ListenerHandle)> {
+    let registry = Registry::embedded().map_err(std::io::Error::other)?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let forward = config.forward.as_ref().map(|_| {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default()
+    });
+    let shared = Arc::new(Shared {
+        cfg: config,
+        registry,
+        seen: Mutex::new(HashSet::new()),
+        hung: AtomicBool::new(false),
+        requests: AtomicU64::new(0),
+        forward,
+    });
+    let app = Router::new().fallback(handle).with_state(shared);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, ListenerHandle { task }))
+}
+
+fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
+    let body = json!({ "status": status.as_u16(), "detail": detail.into() });
+    (
+        status,
+        [("content-type", "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
+    if st.hung.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    let fault = st.cfg.fault;
+    let (parts, body) = req.into_parts();
+    match parts.method {
+        Method::POST => {}
+        Method::OPTIONS => return handshake(&parts.headers),
+        _ => return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST, OPTIONS")]).into_response(),
+    }
+    let n = st.requests.fetch_add(1, Ordering::SeqCst);
+    if n % 5 == 4 {
+        match fault {
+            Some(Fault::NoRetryAfter) => return StatusCode::TOO_MANY_REQUESTS.into_response(),
+            Some(Fault::Redirect) => {
+                let to = parts.uri.path().to_owned();
+                return (StatusCode::TEMPORARY_REDIRECT, [("location", to)]).into_response();
+            }
+            _ => {}
+        }
+    }
+    let limit = match fault {
+        Some(Fault::Reject64k) => 32 << 10,
+        _ => st.cfg.max_body,
+    };
+    let read = tokio::time::timeout(st.cfg.read_timeout, Limited::new(body, limit).collect());
+    let bytes = match read.await {
+        Err(_) => {
+            return problem(
+                StatusCode::REQUEST_TIMEOUT,
+                "the body did not arrive in time",
+            )
+        }
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            let status = match fault {
+                Some(Fault::BadRequestOnOversized) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::PAYLOAD_TOO_LARGE,
+            };
+            return problem(status, format!("the body is larger than {limit} bytes"));
+        }
+        Ok(Err(e)) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {e}"),
+            )
+        }
+        Ok(Ok(c)) => c.to_bytes(),
+    };
+    let (headers, bent) = header_list(&parts.headers, fault);
+    let answer = judge(&st, &headers, &bytes, bent);
+    if answer.malformed && fault == Some(Fault::HangAfterMalformed) {
+        st.hung.store(true, Ordering::SeqCst);
+    }
+    if answer.status.is_success() {
+        if let (Some(client), Some(url)) = (&st.forward, &st.cfg.forward) {
+            let mut rb = client.post(url.as_str());
+            for (n, v) in &parts.headers {
+                if n != "host" && n != "content-length" {
+                    rb = rb.header(n, v);
+                }
+            }
+            let rb = rb.body(bytes.clone());
+            tokio::spawn(async move {
+                let _ = rb.send().await;
+            });
+        }
+        return match fault {
+            Some(Fault::Empty200) => StatusCode::OK.into_response(),
+            _ => StatusCode::ACCEPTED.into_response(),
+        };
+    }
+    problem(answer.status, answer.detail)
+}
+
+/// The webhook validation handshake (http-webhook 4): permission for any origin.
+fn handshake(h: &HeaderMap) -> Response {
+    let mut r = Response::new(Body::empty());
+    let hs = r.headers_mut();
+    hs.insert("allow", "POST, OPTIONS".parse().expect("static header"));
+    if let Some(origin) = h.get("webhook-request-origin") {
+        hs.insert("webhook-allowed-origin", origin.clone());
+        if h.contains_key("webhook-request-rate") {
+            hs.insert("webhook-allowed-rate", "*".parse().expect("static header"));
+        }
+    }
+    r
+}
+
+/// The headers as the decoders take them, bent by the header-level faults.
+fn header_list(h: &HeaderMap, fault: Option<Fault>) -> (Vec<(String, Vec<u8>)>, bool) {
+    let mut bent = false;
+    let list = h
+        .iter()
+        .map(|(n, v)| {
+            let name = n.as_str().to_owned();
+            let mut value = v.as_bytes().to_vec();
+            if fault == Some(Fault::AcceptBadUtf8) && name.starts_with("ce-") {
+                if let Some(decoded) = percent_decode(&value) {
+                    if std::str::from_utf8(&decoded).is_err() {
+                        let lossy = String::from_utf8_lossy(&decoded).into_owned();
+                        value = percent_encode_header_value(&lossy).into_bytes();
+                        bent = true;
+                    }
+                }
+            }
+            (name, value)
+        })
+        .collect();
+    (list, bent)
+}
+
+fn percent_decode(v: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while let Some(&b) = v.get(i) {
+        if b == b'%' {
+            let hex = std::str::from_utf8(v.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+struct Answer {
+    status: StatusCode,
+    detail: String,
+    /// Whether the request was no valid CloudEvent at all.
+    malformed: bool,
+}
+
+impl Answer {
+    fn ok() -> Self {
+        Answer {
+            status: StatusCode::ACCEPTED,
+            detail: String::new(),
+            malformed: false,
+        }
+    }
+    fn refuse(status: StatusCode, detail: impl Into<String>) -> Self {
+        Answer {
+            status,
+            detail: detail.into(),
+            malformed: status == StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+fn header<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
+/// Whether a media type is JSON (`application/json` or a `+json` suffix).
+fn is_json(media: &str) -> bool {
+    media == "application/json" || media.ends_with("+json")
+}
+
+/// `bent`: a header was decoded lossily (fault `accept-bad-utf8`), so the event is taken unchecked.
+fn judge(st: &Shared, headers: &[(String, Vec<u8>)], body: &[u8], bent: bool) -> Answer {
+    let fault = st.cfg.fault;
+    let limits = Limits {
+        max_event_bytes: st.cfg.max_body,
+        max_document_bytes: st.cfg.max_body,
+        ..Limits::default()
+    };
+    let ct_raw = header(headers, "content-type").map(|v| String::from_utf8_lossy(v).into_owned());
+    let media_of = |ct: &str| {
+        let m = ct.split(';').next().unwrap_or_default().trim().to_owned();
+        if fault == Some(Fault::CaseSensitiveMediaType) {
+            m
+        } else {
+            m.to_ascii_lowercase()
+        }
+    };
+    let media = ct_raw.as_deref().map(media_of).unwrap_or_default();
+    let has_ce = headers
+        .iter()
+        .any(|(n, _)| n.to_ascii_lowercase().starts_with("ce-"));
+    let unsupported = |what: String| match fault {
+        Some(Fault::BadRequestOnUnsupported) => Answer::refuse(StatusCode::BAD_REQUEST, what),
+        _ => Answer::refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, what),
+    };
+    if fault == Some(Fault::StrictPercentDecoding) && has_lower_hex(headers) {
+        return Answer::refuse(StatusCode::BAD_REQUEST, "lower-case percent-encoding");
+    }
+    if fault == Some(Fault::RejectQuotedHeader)
+        && headers
+            .iter()
+            .any(|(n, v)| n.starts_with("ce-") && v.first() == Some(&b'"'))
+    {
+        return Answer::refuse(StatusCode::BAD_REQUEST, "quoted header value");
+    }
+    let decoded: Vec<Result<Envelope, InputError>> = match media.as_str() {
+        _ if fault == Some(Fault::IgnoreContentType) && has_ce => {
+            vec![decode_binary(headers, body, &limits)]
+        }
+        crate::input::STRUCTURED_JSON => {
+            if fault == Some(Fault::RejectStructured) {
+                return unsupported("structured mode is not supported".into());
+            }
+            if fault == Some(Fault::RejectNullAttribute) && has_null_member(body) {
+                return Answer::refuse(StatusCode::BAD_REQUEST, "an attribute is null");
+            }
+            vec![decode_structured(body, ct_raw.as_deref(), &limits)]
+        }
+        crate::input::BATCH_JSON => {
+            decode_batch(body, ct_raw.as_deref(), Location::file("request"), &limits)
+                .into_iter()
+                .map(|i| i.result)
+                .collect()
+        }
+        m if m.starts_with("application/cloudevents") => {
+            return unsupported(format!(
+                "the event format `{m}` is not supported; send application/cloudevents+json"
+            ));
+        }
+        m if has_ce && is_json(m) => vec![decode_binary(headers, body, &limits)],
+        "" if has_ce => {
+            return Answer::refuse(
+                StatusCode::BAD_REQUEST,
+                "a binary-mode event needs Content-Type: application/json",
+            )
+        }
+        m if is_json(m) || m.is_empty() => {
+            return Answer::refuse(
+                StatusCode::BAD_REQUEST,
+                "not a CloudEvent: no ce- headers and not application/cloudevents+json",
+            )
+        }
+        m => {
+            return unsupported(format!(
+                "the media type `{m}` is not supported; send CloudEvents with JSON data"
+            ))
+        }
+    };
+    let checker = EventChecker::new(&st.registry);
+    for result in decoded {
+        let env = match result {
+            Ok(env) => env,
+            Err(InputError::TooLarge { .. }) => {
+                return Answer::refuse(StatusCode::PAYLOAD_TOO_LARGE, "the event is too large")
+            }
+            Err(InputError::NotJson { .. }) if fault == Some(Fault::AcceptInvalidJson) => {
+                return Answer::ok()
+            }
+            Err(e) => return Answer::refuse(StatusCode::BAD_REQUEST, e.to_string()),
+        };
+        if bent {
+            continue;
+        }
+        if let Some(a) = judge_event(st, &checker, &env) {
+            return a;
+        }
+    }
+    Answer::ok()
+}
+
+/// The verdict on one decoded event, or `None` when it is taken.
+fn judge_event(st: &Shared, checker: &EventChecker<'_>, env: &Envelope) -> Option<Answer> {
+    let fault = st.cfg.fault;
+    let ce = env.ce.clone().unwrap_or_default();
+    if fault == Some(Fault::RejectCustom)
+        && ce
+            .type_
+            .as_deref()
+            .is_some_and(|t| t.starts_with("dev.cdeventsx."))
+    {
+        return Some(Answer::refuse(
+            StatusCode::BAD_REQUEST,
+            "custom events are not taken",
+        ));
+    }
+    if fault == Some(Fault::RejectOptionalParts)
+        && (!ce.extensions.is_empty() || env.cdevent.get("customData").is_some())
+    {
+        return Some(Answer::refuse(
+            StatusCode::BAD_REQUEST,
+            "unexpected optional parts",
+        ));
+    }
+    let checked = checker.check_envelope(env);
+    let must: Vec<Value> = checked
+        .findings
+        .iter()
+        .filter(|f| f.level == Level::Must)
+        .map(|f| json!({ "id": f.id, "pointer": f.pointer, "message": f.message }))
+        .collect();
+    if !must.is_empty() {
+        let status = match fault {
+            Some(Fault::ServerErrorOnInvalidEvent) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let mut a = Answer::refuse(status, Value::Array(must).to_string());
+        a.malformed = false;
+        return Some(a);
+    }
+    let key = (ce.source.unwrap_or_default(), ce.id.unwrap_or_default());
+    let mut seen = st.seen.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.len() > 100_000 {
+        seen.clear();
+    }
+    if !seen.insert(key) && fault == Some(Fault::RejectDuplicates) {
+        return Some(Answer::refuse(StatusCode::CONFLICT, "already delivered"));
+    }
+    None
+}
+
+fn has_lower_hex(headers: &[(String, Vec<u8>)]) -> bool {
+    headers
+        .iter()
+        .filter(|(n, _)| n.starts_with("ce-"))
+        .any(|(_, v)| {
+            v.windows(3).any(|w| {
+                w[0] == b'%'
+                    && w[1..].iter().all(u8::is_ascii_hexdigit)
+                    && w[1..].iter().any(u8::is_ascii_lowercase)
+            })
+        })
+}
+
+fn has_null_member(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.values().any(Value::is_null)))
+        .unwrap_or(false)
+}

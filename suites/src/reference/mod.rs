@@ -1,0 +1,5 @@
+//! Reference implementations: conformant by default, and deliberately broken variants
+//! (`--fault NAME`, one rule broken each) that prove every check can fail.
+
+pub mod listener;
+pub mod sender;

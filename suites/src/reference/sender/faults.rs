@@ -1,0 +1,199 @@
+//! The reference sender's deliberate faults, one broken rule each.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{SecondsFormat, Utc};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use super::{uuid, Planned};
+use crate::input::CeAttributes;
+
+/// One rule the reference sender breaks on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SenderFault {
+    /// The second event reuses the first one's id.
+    ReuseId,
+    /// `ce-type` differs from `context.type`.
+    CeTypeMismatch,
+    /// `context.timestamp` (and the CloudEvents time) is not RFC 3339.
+    BadTimestamp,
+    /// No CloudEvents `source`.
+    OmitCeSource,
+    /// The CloudEvents `time` is the send time, not the CDEvent's timestamp.
+    CeTimeIsSendTime,
+    /// Gives up after a 503.
+    NoRetryOn503,
+    /// Retries after 400, 413 and 415.
+    RetryOn400,
+    /// Retries under a new id.
+    RetryNewId,
+    /// Sends `finished` before `started`.
+    FinishedBeforeStarted,
+    /// Links to an event it never sends.
+    DanglingLink,
+    /// Retries at once, without backing off.
+    NoBackoff,
+    /// Retries before the `Retry-After` of a 429 has passed.
+    IgnoreRetryAfter,
+}
+
+impl SenderFault {
+    /// Every fault.
+    pub const ALL: [SenderFault; 12] = [
+        SenderFault::ReuseId,
+        SenderFault::CeTypeMismatch,
+        SenderFault::BadTimestamp,
+        SenderFault::OmitCeSource,
+        SenderFault::CeTimeIsSendTime,
+        SenderFault::NoRetryOn503,
+        SenderFault::RetryOn400,
+        SenderFault::RetryNewId,
+        SenderFault::FinishedBeforeStarted,
+        SenderFault::DanglingLink,
+        SenderFault::NoBackoff,
+        SenderFault::IgnoreRetryAfter,
+    ];
+
+    /// The `--fault` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SenderFault::ReuseId => "reuse-id",
+            SenderFault::CeTypeMismatch => "ce-type-mismatch",
+            SenderFault::BadTimestamp => "bad-timestamp",
+            SenderFault::OmitCeSource => "omit-ce-source",
+            SenderFault::CeTimeIsSendTime => "ce-time-is-send-time",
+            SenderFault::NoRetryOn503 => "no-retry-on-503",
+            SenderFault::RetryOn400 => "retry-on-400",
+            SenderFault::RetryNewId => "retry-new-id",
+            SenderFault::FinishedBeforeStarted => "finished-before-started",
+            SenderFault::DanglingLink => "dangling-link",
+            SenderFault::NoBackoff => "no-backoff",
+            SenderFault::IgnoreRetryAfter => "ignore-retry-after",
+        }
+    }
+
+    /// The requirements the sender suite must fail for it (and the sink's fault plan and
+    /// claim that expose it: see [`SenderFault::exposed_by`]).
+    pub fn breaks(self) -> &'static [&'static str] {
+        match self {
+            SenderFault::ReuseId => &["CDE-CTX-012", "SND-001"],
+            SenderFault::CeTypeMismatch => &["CDE-CE-005"],
+            SenderFault::BadTimestamp => &["CDE-CTX-008", "CDE-CE-011"],
+            SenderFault::OmitCeSource => &["CDE-CE-001"],
+            SenderFault::CeTimeIsSendTime => &["CDE-CE-007"],
+            SenderFault::NoRetryOn503 => &["SND-006"],
+            SenderFault::RetryOn400 => &["SND-005"],
+            SenderFault::RetryNewId => &["SND-002"],
+            SenderFault::FinishedBeforeStarted => &["SND-008"],
+            SenderFault::DanglingLink => &["SND-009"],
+            SenderFault::NoBackoff => &["SND-007"],
+            SenderFault::IgnoreRetryAfter => &["WH-010"],
+        }
+    }
+
+    /// The sink fault plan that exposes it (`none` for faults visible in any event).
+    pub fn exposed_by(self) -> &'static str {
+        match self {
+            SenderFault::NoRetryOn503 | SenderFault::RetryNewId | SenderFault::NoBackoff => {
+                "503:0.5"
+            }
+            SenderFault::RetryOn400 => "400:0.3",
+            SenderFault::IgnoreRetryAfter => "429:0.3,max=1",
+            _ => "none",
+        }
+    }
+
+    /// One line: what it does.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SenderFault::ReuseId => "the second event reuses the id of the first",
+            SenderFault::CeTypeMismatch => "ce type differs from context.type",
+            SenderFault::BadTimestamp => "context.timestamp and ce time are not RFC 3339",
+            SenderFault::OmitCeSource => "no CloudEvents source attribute",
+            SenderFault::CeTimeIsSendTime => "ce time is the send time, not context.timestamp",
+            SenderFault::NoRetryOn503 => "gives up after a 503",
+            SenderFault::RetryOn400 => "retries after 400, 413 and 415",
+            SenderFault::RetryNewId => "retries a failed delivery under a new id",
+            SenderFault::FinishedBeforeStarted => "sends finished before started",
+            SenderFault::DanglingLink => "links to an event it never sends",
+            SenderFault::NoBackoff => "retries at once, without backing off",
+            SenderFault::IgnoreRetryAfter => "retries before a 429's Retry-After has passed",
+        }
+    }
+
+    pub(super) fn apply_to_plan(self, planned: &mut [Planned], rng: &mut ChaCha8Rng) {
+        match self {
+            SenderFault::ReuseId if planned.len() > 1 => {
+                let id = planned[0].event["context"]["id"].clone();
+                planned[1].event["context"]["id"] = id;
+            }
+            SenderFault::BadTimestamp => {
+                for p in planned.iter_mut() {
+                    p.event["context"]["timestamp"] = json!("2024-01-01 10:00:00");
+                }
+            }
+            SenderFault::FinishedBeforeStarted => {
+                let pred = |p: &Planned| {
+                    p.event["context"]["type"]
+                        .as_str()
+                        .and_then(|t| t.split('.').nth(3))
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                for i in 0..planned.len().saturating_sub(1) {
+                    if pred(&planned[i]) == "started"
+                        && pred(&planned[i + 1]) == "finished"
+                        && planned[i].subject == planned[i + 1].subject
+                    {
+                        planned.swap(i, i + 1);
+                        break;
+                    }
+                }
+            }
+            SenderFault::DanglingLink => {
+                if let Some(p) = planned.last_mut() {
+                    p.event["context"]["links"] =
+                        json!([{"linkType": "PATH", "from": {"contextId": uuid(rng)}}]);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn apply_to_ce(self, ce: &mut CeAttributes) {
+        match self {
+            SenderFault::CeTypeMismatch => {
+                ce.type_ = ce.type_.as_ref().map(|t| format!("{t}.mismatch"));
+            }
+            SenderFault::OmitCeSource => ce.source = None,
+            SenderFault::CeTimeIsSendTime => {
+                ce.time = Some(Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl fmt::Display for SenderFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SenderFault {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SenderFault::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = SenderFault::ALL.iter().map(|f| f.name()).collect();
+                format!(
+                    "unknown fault `{s}` (expected one of: {})",
+                    names.join(", ")
+                )
+            })
+    }
+}

@@ -1,0 +1,309 @@
+//! The reference sender: a conformant CDEvents sender over HTTP, and its broken variants.
+//!
+//! It emits lifecycle sequences per subject (queued → started → finished, created → modified →
+//! deleted...), each event after the first of its subject linking to the one before (0.4.1+),
+//! one request at a time. A failed delivery is retried with the very same event, after an
+//! exponential backoff with jitter (or the `Retry-After` the target named, if longer); a
+//! permanent client error (any 4xx but 408 and 429), a redirect or 410 Gone ends the attempts.
+//! It returns (and the CLI prints) the manifest of what it sent, one
+//! [`ManifestEntry`](crate::drivers::sender::ManifestEntry) per event.
+//!
+//! Each [`SenderFault`] breaks one rule, so that the sender suite can prove it catches it.
+
+mod faults;
+
+pub use faults::SenderFault;
+
+use std::time::Duration;
+
+use cdevents_schemas::catalogue::for_version;
+use cdevents_schemas::SpecVersion;
+use chrono::{SecondsFormat, Utc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+use crate::drivers::sender::{ManifestEntry, LIFECYCLES};
+use crate::generators::sample;
+use crate::input::CeAttributes;
+use crate::wire::{ce_attributes_for, encode, Mode};
+
+/// The source every reference event carries.
+pub const SOURCE: &str = "https://cdevents-conformance.invalid/reference-sender";
+
+/// How to run the reference sender.
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    /// Where to deliver.
+    pub target: String,
+    /// How many events.
+    pub count: usize,
+    /// The CDEvents version of the events.
+    pub spec: SpecVersion,
+    /// The content mode.
+    pub mode: Mode,
+    /// Seeds the events, ids and jitter.
+    pub seed: u64,
+    /// The rule to break, if any.
+    pub fault: Option<SenderFault>,
+    /// Time allowed for one request.
+    pub timeout: Duration,
+    /// Most attempts per event.
+    pub max_attempts: u32,
+    /// The first backoff; each retry doubles it (up to `max_backoff`), half of it jittered.
+    pub base_backoff: Duration,
+    /// The longest backoff.
+    pub max_backoff: Duration,
+    /// Events per request in batch mode.
+    pub batch_size: usize,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        SenderConfig {
+            target: String::new(),
+            count: 12,
+            spec: SpecVersion::DEFAULT,
+            mode: Mode::Binary,
+            seed: 0,
+            fault: None,
+            timeout: Duration::from_secs(5),
+            max_attempts: 8,
+            base_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+            batch_size: 3,
+        }
+    }
+}
+
+/// Why the reference sender could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    /// No event of a lifecycle exists in that version.
+    #[error("CDEvents {0} defines none of the lifecycle events the reference sender emits")]
+    NoEvents(SpecVersion),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    /// An event could not be generated.
+    #[error("cannot generate an event: {0}")]
+    Generate(String),
+}
+
+/// What happened to the events.
+#[derive(Debug, Clone, Default)]
+pub struct SendOutcome {
+    /// One entry per event, in the order sent.
+    pub manifest: Vec<ManifestEntry>,
+    /// Events acknowledged by the target.
+    pub delivered: usize,
+    /// Events given up, with why.
+    pub gave_up: Vec<(String, String)>,
+    /// Requests made.
+    pub requests: usize,
+}
+
+struct Planned {
+    event: Value,
+    subject: String,
+}
+
+fn uuid(rng: &mut ChaCha8Rng) -> String {
+    let b: [u8; 16] = rng.random();
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-4{}-{}{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        ["8", "9", "a", "b"][(b[8] & 3) as usize],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+fn plan_events(cfg: &SenderConfig, rng: &mut ChaCha8Rng) -> Result<Vec<Planned>, SenderError> {
+    let cat = for_version(cfg.spec);
+    let lifecycles: Vec<Vec<String>> = LIFECYCLES
+        .iter()
+        .filter_map(|(subject, preds)| {
+            let types: Option<Vec<String>> = preds
+                .iter()
+                .map(|p| cat.event_by_name(subject, p).map(|d| d.type_name.clone()))
+                .collect();
+            types
+        })
+        .collect();
+    if lifecycles.is_empty() {
+        return Err(SenderError::NoEvents(cfg.spec));
+    }
+    let mut out: Vec<Planned> = Vec::new();
+    let mut ts = Utc::now() - chrono::Duration::seconds(1);
+    let mut n = 0usize;
+    let mut subject_no = 0usize;
+    while out.len() < cfg.count {
+        let seq = &lifecycles[subject_no % lifecycles.len()];
+        let subject_name = seq[0].split('.').nth(2).unwrap_or("subject").to_owned();
+        let subject_id = format!("{subject_name}-{}-{subject_no}", cfg.seed);
+        subject_no += 1;
+        let mut prev: Option<String> = None;
+        let mut group: Vec<Planned> = Vec::new();
+        for t in seq {
+            if out.len() + group.len() >= cfg.count {
+                break;
+            }
+            let mut ev = sample(cfg.spec, t, cfg.seed.wrapping_add(n as u64))
+                .map_err(|e| SenderError::Generate(e.to_string()))?;
+            n += 1;
+            ts += chrono::Duration::milliseconds(1);
+            let id = uuid(rng);
+            let ctx = &mut ev["context"];
+            ctx["id"] = json!(id);
+            ctx["source"] = json!(SOURCE);
+            ctx["timestamp"] = json!(ts.to_rfc3339_opts(SecondsFormat::Millis, true));
+            if let Some(o) = ctx.as_object_mut() {
+                o.remove("links");
+            }
+            if cfg.spec.has_links() {
+                if let Some(p) = &prev {
+                    ctx["links"] = json!([{"linkType": "PATH", "from": {"contextId": p}}]);
+                }
+            }
+            ev["subject"]["id"] = json!(subject_id);
+            prev = Some(id);
+            group.push(Planned {
+                event: ev,
+                subject: subject_id.clone(),
+            });
+        }
+        out.extend(group);
+    }
+    Ok(out)
+}
+
+/// Runs the reference sender to completion.
+pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, SenderError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut planned = plan_events(cfg, &mut rng)?;
+    if let Some(f) = cfg.fault {
+        f.apply_to_plan(&mut planned, &mut rng);
+    }
+    let client = reqwest::Client::builder()
+        .timeout(cfg.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| SenderError::Client(e.to_string()))?;
+    let mut outcome = SendOutcome::default();
+    for p in &planned {
+        outcome.manifest.push(ManifestEntry {
+            id: p.event["context"]["id"].as_str().unwrap_or("").to_owned(),
+            source: SOURCE.to_owned(),
+            type_: p.event["context"]["type"].as_str().map(str::to_owned),
+            subject: Some(p.subject.clone()),
+        });
+    }
+    let per_request = if cfg.mode == Mode::Batch {
+        cfg.batch_size.max(1)
+    } else {
+        1
+    };
+    let mut gone = false;
+    for chunk in planned.chunks(per_request) {
+        let mut events: Vec<Value> = chunk.iter().map(|p| p.event.clone()).collect();
+        if gone {
+            for e in &events {
+                outcome
+                    .gave_up
+                    .push((id_of(e), "the target answered 410 Gone".into()));
+            }
+            continue;
+        }
+        let mut attempt = 0u32;
+        loop {
+            let pairs: Vec<(CeAttributes, Value)> = events
+                .iter()
+                .map(|e| {
+                    let mut ce = ce_attributes_for(e);
+                    if let Some(f) = cfg.fault {
+                        f.apply_to_ce(&mut ce);
+                    }
+                    (ce, e.clone())
+                })
+                .collect();
+            let wire = encode(cfg.mode, &pairs);
+            let mut req = client.post(&cfg.target).body(wire.body.clone());
+            for (k, v) in &wire.headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            outcome.requests += 1;
+            let result = req.send().await;
+            attempt += 1;
+            let (retry, retry_after, why) = match &result {
+                Ok(r) if r.status().is_success() => {
+                    outcome.delivered += events.len();
+                    break;
+                }
+                Ok(r) => {
+                    let s = r.status().as_u16();
+                    let ra = r
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    if s == 410 {
+                        gone = true;
+                    }
+                    let transient = matches!(s, 408 | 429 | 500..=599);
+                    let retry = match cfg.fault {
+                        Some(SenderFault::NoRetryOn503) if s == 503 => false,
+                        Some(SenderFault::RetryOn400) if matches!(s, 400 | 413 | 415) => true,
+                        _ => transient,
+                    };
+                    (retry, ra, format!("answered {s}"))
+                }
+                Err(e) => (true, None, format!("request failed: {e}")),
+            };
+            if !retry || attempt >= cfg.max_attempts {
+                for e in &events {
+                    outcome.gave_up.push((id_of(e), why.clone()));
+                }
+                break;
+            }
+            let mut wait = backoff(cfg, attempt, &mut rng);
+            if let Some(ra) = retry_after {
+                if cfg.fault != Some(SenderFault::IgnoreRetryAfter) {
+                    wait = wait.max(ra);
+                }
+            }
+            if cfg.fault == Some(SenderFault::NoBackoff) {
+                wait = Duration::ZERO;
+            }
+            if cfg.fault == Some(SenderFault::RetryNewId) {
+                for e in &mut events {
+                    e["context"]["id"] = json!(uuid(&mut rng));
+                }
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+    Ok(outcome)
+}
+
+fn id_of(e: &Value) -> String {
+    e.pointer("/context/id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Exponential backoff with "equal jitter": half the step fixed, half random, so that the
+/// delay never shrinks from one attempt to the next.
+fn backoff(cfg: &SenderConfig, attempt: u32, rng: &mut ChaCha8Rng) -> Duration {
+    let step = cfg
+        .base_backoff
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(cfg.max_backoff);
+    let half = step / 2;
+    half + half.mul_f64(rng.random::<f64>())
+}

@@ -1,0 +1,9 @@
+//! Putting CDEvents on the wire as CloudEvents over HTTP: the binding's attributes, the three
+//! content modes, and the byte-exact requests the drivers send (and reports replay with curl).
+
+mod encode;
+
+pub use encode::{
+    ce_attributes_for, encode, percent_encode_header_value, raw_request, Mode, WireRequest,
+    BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE,
+};

@@ -1,0 +1,116 @@
+//! The listener suite against the reference listener: conformant passes everything; every
+//! fault fails at least the requirements it breaks (the fault table), with evidence.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use cdevents_reports::model::{CaseResult, Status};
+use std::sync::OnceLock;
+
+use cdevents_suites::drivers::listener::{cases, run, Case, Options, RunConfig};
+use cdevents_suites::reference::listener::{spawn_reference_listener, Config, Fault};
+
+async fn run_against(fault: Option<Fault>) -> Vec<CaseResult> {
+    let (addr, _handle) = spawn_reference_listener(Config {
+        fault,
+        max_body: 1 << 20,
+        ..Config::default()
+    })
+    .await
+    .expect("reference listener starts");
+    let cfg = RunConfig {
+        target: format!("http://{addr}/events"),
+        timeout: Duration::from_millis(800),
+        concurrency: 8,
+        reproduce: Some(format!(
+            "cdevents-conformance test listener --target http://{addr}/events"
+        )),
+        ..RunConfig::default()
+    };
+    let mut out = Vec::new();
+    run(&cfg, corpus().to_vec(), |r| out.push(r))
+        .await
+        .expect("the run judges");
+    out
+}
+
+/// The default corpus, built once (it is pure), with a smaller oversized body.
+fn corpus() -> &'static [Case] {
+    static CASES: OnceLock<Vec<Case>> = OnceLock::new();
+    CASES.get_or_init(|| {
+        cases(&Options {
+            oversize_bytes: 2 << 20,
+            ..Options::default()
+        })
+    })
+}
+
+fn failed(results: &[CaseResult]) -> BTreeSet<String> {
+    results
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .map(|r| r.requirement.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reference_listener_passes_everything() {
+    let results = run_against(None).await;
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|r| !matches!(r.status, Status::Passed | Status::Skipped))
+        .map(|r| format!("{} {:?}: {} | {:?}", r.case, r.status, r.message, r.actual))
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    let exercised: BTreeSet<&str> = results.iter().map(|r| r.requirement.as_str()).collect();
+    for id in [
+        "LIS-001",
+        "LIS-002",
+        "LIS-003",
+        "LIS-004",
+        "LIS-005",
+        "LIS-006",
+        "LIS-007",
+        "LIS-008",
+        "WH-004",
+        "WH-006",
+        "WH-011",
+        "WH-012",
+        "CE-HTTP-006",
+        "CE-HTTP-008",
+        "CE-HTTP-011",
+    ] {
+        assert!(exercised.contains(id), "{id} not exercised");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_fault_fails_the_requirements_it_breaks() {
+    corpus();
+    let mut runs = tokio::task::JoinSet::new();
+    for fault in Fault::ALL {
+        runs.spawn(async move { (fault, run_against(Some(fault)).await) });
+    }
+    let mut problems = Vec::new();
+    while let Some(done) = runs.join_next().await {
+        let (fault, results) = done.expect("a fault run");
+        let failed = failed(&results);
+        for id in fault.breaks() {
+            if !failed.contains(*id) {
+                problems.push(format!("{fault}: {id} did not fail (failed: {failed:?})"));
+            }
+        }
+        for r in results.iter().filter(|r| r.status == Status::Failed) {
+            let ev = r.evidence.as_ref();
+            let has_evidence = r.requirement.ends_with("/every-answer")
+                || r.case.ends_with("/every-answer")
+                || ev.is_some_and(|e| e.request.is_some())
+                || r.case.starts_with("LIS-006/after/");
+            if !has_evidence || r.reproduce.is_none() || r.expected.is_none() || r.actual.is_none()
+            {
+                problems.push(format!("{fault}: {} lacks evidence or reproduce", r.case));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

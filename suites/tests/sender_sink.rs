@@ -1,0 +1,183 @@
+//! The sink survives hostile clients: non-HTTP bytes, slow-loris, a 100 MB body, thousands of
+//! connections. Each is answered with an error or closed, and a real delivery still gets in
+//! and is judged.
+
+use std::time::{Duration, Instant};
+
+use cdevents_schemas::{Registry, SpecVersion};
+use cdevents_suites::drivers::sender::{judge, Claims, Sink, SinkConfig};
+use cdevents_suites::faults::FaultPlan;
+use cdevents_suites::generators::sample;
+use cdevents_suites::wire::{ce_attributes_for, encode, raw_request, Mode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn sink() -> Sink {
+    Sink::start(SinkConfig {
+        max_body: 1 << 20,
+        header_timeout: Duration::from_millis(300),
+        body_timeout: Duration::from_millis(500),
+        max_connections: 64,
+        ..SinkConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+async fn read_all(s: &mut TcpStream, limit: Duration) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(limit, s.read_to_end(&mut buf)).await;
+    buf
+}
+
+/// One valid delivery; returns the status line.
+async fn deliver(sink: &Sink) -> String {
+    let cat = cdevents_schemas::catalogue::for_version(SpecVersion::DEFAULT);
+    let t = &cat
+        .event_by_name("pipelinerun", "queued")
+        .unwrap()
+        .type_name;
+    let ev = sample(SpecVersion::DEFAULT, t, 1).unwrap();
+    let req = encode(Mode::Binary, &[(ce_attributes_for(&ev), ev)]);
+    let raw = raw_request(&req, &sink.addr().to_string(), "/");
+    let mut s = TcpStream::connect(sink.addr()).await.unwrap();
+    s.write_all(&raw).await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn judged_ok(sink: Sink) {
+    let rec = sink.stop();
+    let registry = Registry::embedded().unwrap();
+    let cases = judge(
+        &rec,
+        &Claims::default(),
+        &FaultPlan::none(),
+        None,
+        &registry,
+        None,
+    );
+    assert!(
+        cases.iter().any(|c| c.case == "CDE-SCH-001"),
+        "the real delivery was judged"
+    );
+}
+
+#[tokio::test]
+async fn garbage_and_slow_loris() {
+    let sink = sink().await;
+    let mut g = TcpStream::connect(sink.addr()).await.unwrap();
+    g.write_all(b"\x16\x03\x01\x00\xa5garbage\r\n\r\n\0\0\0")
+        .await
+        .unwrap();
+    let answer = read_all(&mut g, Duration::from_secs(3)).await;
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 4"),
+        "{answer:?}"
+    );
+
+    let started = Instant::now();
+    let mut slow = TcpStream::connect(sink.addr()).await.unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let _ = read_all(&mut slow, Duration::from_secs(5)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "slow-loris held for {:?}",
+        started.elapsed()
+    );
+
+    assert_eq!(deliver(&sink).await, "HTTP/1.1 204 No Content");
+    judged_ok(sink);
+}
+
+#[tokio::test]
+async fn hundred_megabyte_bodies_are_refused_unread() {
+    let sink = sink().await;
+    // Declared: refused from the head alone.
+    let mut s = TcpStream::connect(sink.addr()).await.unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 104857600\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_all(&mut s, Duration::from_secs(3)).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 413"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // Chunked: cut off at the cap while streaming.
+    let mut s = TcpStream::connect(sink.addr()).await.unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+        .await
+        .unwrap();
+    let (mut r, mut w) = s.into_split();
+    let writer = tokio::spawn(async move {
+        let chunk = vec![b'x'; 1 << 20];
+        let head = format!("{:x}\r\n", chunk.len());
+        for _ in 0..100 {
+            if w.write_all(head.as_bytes()).await.is_err()
+                || w.write_all(&chunk).await.is_err()
+                || w.write_all(b"\r\n").await.is_err()
+            {
+                return false;
+            }
+        }
+        true
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), r.read_to_end(&mut answer)).await;
+    let finished_all = writer.await.unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 413") || !finished_all,
+        "the 100 MB body was neither refused nor cut off"
+    );
+    let rec = sink.recording();
+    assert!(rec.deliveries.iter().all(|d| d.body.len() <= 1 << 20));
+    assert_eq!(deliver(&sink).await, "HTTP/1.1 204 No Content");
+    judged_ok(sink);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_connections_are_bounded() {
+    let sink = sink().await;
+    let started = Instant::now();
+    let mut conns = Vec::new();
+    for _ in 0..2000 {
+        if let Ok(s) = TcpStream::connect(sink.addr()).await {
+            conns.push(s);
+        }
+    }
+    // Those past the limit are answered 503 and closed at once.
+    let mut refused = 0;
+    for s in conns.iter_mut().skip(64) {
+        let mut buf = [0u8; 32];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await
+        {
+            if buf[..n].starts_with(b"HTTP/1.1 503") {
+                refused += 1;
+            }
+        }
+        if refused > 100 {
+            break;
+        }
+    }
+    assert!(refused > 100, "only {refused} connections were refused");
+    drop(conns);
+    // Idle connections time out; then a delivery gets in.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(deliver(&sink).await, "HTTP/1.1 204 No Content");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let rec = sink.recording();
+    assert!(rec.stats.over_capacity >= 100, "{:?}", rec.stats);
+    judged_ok(sink);
+}
