@@ -441,17 +441,10 @@ fn custom_data(ev: &Value, out: &mut CheckedEvent) {
     }
 }
 
-/// Standard base64 alphabet with padding; whitespace is not allowed.
+/// Standard base64 with padding (RFC 4648); no whitespace, no non-zero trailing bits.
 pub fn is_base64(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() % 4 != 0 {
-        return false;
-    }
-    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
-    pad <= 2
-        && b[..b.len() - pad]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).is_ok()
 }
 
 fn schema_uri(

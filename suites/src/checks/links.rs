@@ -14,7 +14,7 @@ use super::ids;
 use super::{finding, quote, CheckedEvent};
 
 /// The governed resource types of a domain id (links.md, 0.6 draft).
-const DOMAIN_TYPES: [&str; 10] = [
+pub const DOMAIN_TYPES: [&str; 10] = [
     "pr",
     "commit",
     "issue",

@@ -126,18 +126,7 @@ pub(crate) fn formatted(format: Format, non_empty: bool) -> BoxedStrategy<String
 const DOMAIN_ID_PROVIDERS: [&str; 6] = ["github", "gitlab", "jira", "jenkins", "tekton", "datadog"];
 
 /// Resource types of the spec text's governed list (bare `definition` is abstract: never used).
-const DOMAIN_ID_TYPES: [&str; 10] = [
-    "pr",
-    "commit",
-    "issue",
-    "branch",
-    "tag",
-    "definition.workflow",
-    "execution",
-    "artifact",
-    "environment",
-    "alert",
-];
+use crate::checks::links::DOMAIN_TYPES as DOMAIN_ID_TYPES;
 
 /// A `domainId`: `cdevents:v0:<provider>:<provider-id>:<namespace>:<groups>:<type>:<id>`,
 /// with the provider and type from the governed lists of the spec text, empty optional
@@ -278,24 +267,8 @@ pub(crate) fn matching(
 
 /// Standard base64 (RFC 4648, with padding).
 pub(crate) fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]

@@ -102,29 +102,12 @@ fn decode_data_base64(text: &str, limits: &Limits) -> Result<Value, InputError> 
 
 /// Decodes standard base64 (RFC 4648 §4); the `=` padding may be left out.
 pub(crate) fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
-    let body = text.trim_end_matches('=');
-    let (padding, whole, rest) = (text.len() - body.len(), text.len() % 4, body.len() % 4);
-    if padding > 2 || (padding > 0 && whole > 0) || rest == 1 {
-        return Err("its length or `=` padding is wrong".into());
-    }
-    let mut out = Vec::with_capacity(body.len() / 4 * 3 + 2);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for (pos, c) in body.char_indices() {
-        let v = match c {
-            'A'..='Z' => c as u32 - 'A' as u32,
-            'a'..='z' => c as u32 - 'a' as u32 + 26,
-            '0'..='9' => c as u32 - '0' as u32 + 52,
-            '+' => 62,
-            '/' => 63,
-            _ => return Err(format!("{c:?} at position {pos} is not a base64 character")),
-        };
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Ok(out)
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine;
+    // A receiver is liberal about the `=` padding, strict about everything else.
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT.decode(text).map_err(|e| format!("not base64: {e}"))
 }
