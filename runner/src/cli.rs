@@ -58,6 +58,11 @@ pub enum Command {
     /// Run a reference implementation (conformant, or broken on purpose with --fault).
     #[command(subcommand)]
     Reference(ReferenceCommand),
+    /// Show the whole kit working, with no setup: reference implementations on loopback, every
+    /// suite against them, one faulty target, and every report format.
+    Demo(crate::commands::demo::Args),
+    /// Re-run exactly one case of a results file (same seed, same event, same faults).
+    Reproduce(crate::commands::reproduce::Args),
     /// Re-render a results file into reports, or compare two runs for CI gating.
     #[command(subcommand)]
     Report(crate::commands::report::ReportCommand),

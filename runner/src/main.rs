@@ -26,6 +26,8 @@ fn main() -> ExitCode {
             commands::reference_sender::run(args)
         }
         cli::Command::Report(cmd) => commands::report::run(cmd),
+        cli::Command::Demo(args) => commands::demo::run(args),
+        cli::Command::Reproduce(args) => commands::reproduce::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod demo;
 pub mod reference_listener;
 pub mod reference_sender;
 pub mod report;
+pub mod reproduce;
 pub mod requirements;
 pub mod test_listener;
 pub mod test_sender;

@@ -1,0 +1,296 @@
+//! `reproduce` end to end: a failed case of a run against a faulty reference listener fails the
+//! same requirement again, and passes against a conformant one. Loopback only.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use cdevents_reports::model::Status;
+use cdevents_reports::stream::read_jsonl;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cdevents-conformance");
+
+/// Variables the binary reads that would change what these runs do.
+const ENV: &[&str] = &[
+    "CDEVENTS_CONFORMANCE_COLOR",
+    "CDEVENTS_CONFORMANCE_FAIL_ON",
+    "CDEVENTS_CONFORMANCE_TARGET",
+    "CDEVENTS_CONFORMANCE_SEED",
+    "CDEVENTS_CONFORMANCE_RESULTS",
+    "CDEVENTS_CONFORMANCE_REPORT_JSON",
+    "CDEVENTS_CONFORMANCE_REPORT_JUNIT",
+    "CDEVENTS_CONFORMANCE_REPORT_MD",
+    "CDEVENTS_CONFORMANCE_REPORT_HTML",
+    "CDEVENTS_CONFORMANCE_BADGE",
+];
+
+/// A `reference listener` child process and its URL; killed on drop.
+struct Reference {
+    child: Child,
+    url: String,
+}
+
+impl Reference {
+    fn start(fault: Option<&str>) -> Reference {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "--color",
+            "never",
+            "reference",
+            "listener",
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        if let Some(f) = fault {
+            cmd.args(["--fault", f]);
+        }
+        let child = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("reference listener starts");
+        // Built before reading, so that a failed read still kills the child.
+        let mut r = Reference {
+            url: String::new(),
+            child,
+        };
+        let mut line = String::new();
+        BufReader::new(r.child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("prints its URL");
+        r.url = line.trim().to_owned();
+        assert!(
+            r.url.starts_with("http://127.0.0.1:"),
+            "a loopback URL: {:?}",
+            r.url
+        );
+        r
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Out {
+    let mut cmd = Command::new(BIN);
+    for k in ENV {
+        cmd.env_remove(k);
+    }
+    let out = cmd
+        .args(["--color", "never"])
+        .args(args)
+        .output()
+        .expect("runs");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
+}
+
+#[test]
+fn a_failed_case_fails_again_then_passes_on_a_fixed_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.jsonl");
+
+    let faulty = Reference::start(Some("empty-200"));
+    let r = run(&[
+        "test",
+        "listener",
+        "--target",
+        &faulty.url,
+        "--oversize",
+        "2000000",
+        "-q",
+        "--results",
+        path(&results),
+    ]);
+    assert_eq!(
+        r.code, 1,
+        "the faulty listener fails:\n{}{}",
+        r.stdout, r.stderr
+    );
+
+    let recorded = read_jsonl(&results).expect("results file reads");
+    let failed = recorded
+        .cases
+        .iter()
+        .find(|c| c.status == Status::Failed && c.reproduce.is_some())
+        .expect("a failed case with a reproduce command");
+    let id = failed.case.clone();
+    let requirement = failed.requirement.clone();
+
+    // Against the same faulty target: the same requirement fails again.
+    let again = run(&["reproduce", path(&results), &id]);
+    assert_eq!(
+        again.code, 1,
+        "fails again:\n{}{}",
+        again.stdout, again.stderr
+    );
+    assert!(
+        again.stdout.contains(&format!("{id} ... FAILED")),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again
+            .stdout
+            .contains(&format!("requirement: {requirement} (")),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again
+            .stderr
+            .contains(&format!("failed again: {id} ({requirement} ")),
+        "{}",
+        again.stderr
+    );
+    // Exactly that case was re-run with a new request, not the whole suite.
+    assert!(
+        again.stdout.contains("1 failed"),
+        "one case failed:\n{}",
+        again.stdout
+    );
+
+    // Against a conformant target: fixed.
+    let fixed = Reference::start(None);
+    let pass = run(&["reproduce", path(&results), &id, "--target", &fixed.url]);
+    assert_eq!(pass.code, 0, "passes:\n{}{}", pass.stdout, pass.stderr);
+    assert!(
+        pass.stdout.contains(&format!("{id} ... ok")),
+        "{}",
+        pass.stdout
+    );
+    assert!(
+        pass.stdout.contains(&format!("against {}", fixed.url)),
+        "ran against the new target:\n{}",
+        pass.stdout
+    );
+    assert!(pass.stderr.contains("passes now: "), "{}", pass.stderr);
+
+    // The results file was read, never rewritten.
+    assert_eq!(read_jsonl(&results).unwrap().cases, recorded.cases);
+
+    // --print: the command with the new target, the request as sent, and curl; nothing runs.
+    let print = run(&[
+        "reproduce",
+        path(&results),
+        &id,
+        "--target",
+        "http://127.0.0.1:9/events",
+        "--print",
+    ]);
+    assert_eq!(print.code, 0, "{}{}", print.stdout, print.stderr);
+    assert!(
+        print
+            .stdout
+            .contains("cdevents-conformance test listener --target http://127.0.0.1:9/events "),
+        "{}",
+        print.stdout
+    );
+    let request = failed
+        .evidence
+        .as_ref()
+        .and_then(|e| e.request.as_ref())
+        .expect("request evidence");
+    assert!(
+        print.stdout.contains(&request.start_line),
+        "{}",
+        print.stdout
+    );
+    assert!(
+        print
+            .stdout
+            .contains("curl -sS -i -X POST http://127.0.0.1:9/events"),
+        "{}",
+        print.stdout
+    );
+    assert!(
+        !print.stdout.contains(" ... "),
+        "ran nothing: {}",
+        print.stdout
+    );
+}
+
+#[test]
+fn unknown_cases_and_cases_without_a_command_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.jsonl");
+    let fixed = Reference::start(None);
+    let r = run(&[
+        "test",
+        "listener",
+        "--target",
+        &fixed.url,
+        "--oversize",
+        "2000000",
+        "-q",
+        "--results",
+        path(&results),
+        "WH-006",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let absent = run(&["reproduce", path(&results), "WH-006/binar"]);
+    assert_eq!(absent.code, 2, "{}", absent.stderr);
+    assert!(
+        absent.stderr.contains("no case with id `WH-006/binar`")
+            && absent.stderr.contains("did you mean:")
+            && absent.stderr.contains("  WH-006/binary  (passed)"),
+        "{}",
+        absent.stderr
+    );
+
+    let passed = run(&["reproduce", path(&results), "WH-006/binary"]);
+    assert_eq!(passed.code, 2, "{}", passed.stderr);
+    assert!(
+        passed.stderr.contains("has no reproduce command"),
+        "{}",
+        passed.stderr
+    );
+}
+
+#[test]
+fn a_hostile_reproduce_command_is_refused_and_never_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("pwned");
+    let results = dir.path().join("results.jsonl");
+    let cmd = format!(
+        "cdevents-conformance test listener --target http://127.0.0.1:9/ --case X; touch {}",
+        path(&marker)
+    );
+    let lines = [
+        serde_json::json!({"record": "header", "format_version": 1, "suite": "listener",
+            "tool_version": "0", "started_at": "2025-01-01T00:00:00Z", "fail_on": "MUST"}),
+        serde_json::json!({"record": "case", "case": "X", "requirement": "X", "level": "MUST",
+            "status": "failed", "message": "m", "reproduce": cmd}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&results, text).unwrap();
+    // The file must read; if the record layout differs, this test says so rather than passing.
+    let run_back = read_jsonl(&results).expect("hand-written results file reads");
+    assert_eq!(run_back.cases.len(), 1);
+
+    let r = run(&["reproduce", path(&results), "X"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("refusing the reproduce command"),
+        "{}",
+        r.stderr
+    );
+    assert!(!marker.exists(), "no shell ran the command");
+}
