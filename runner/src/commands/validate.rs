@@ -1,17 +1,25 @@
 //! `cdevents-conformance validate`: offline validation of CDEvents.
 //!
 //! Streams every input item through the checks and prints one result per event as it goes;
-//! nothing is held but the counters, so memory stays flat on long NDJSON streams.
+//! nothing is held but the counters and the run-wide id check's table of hashes (CDE-CTX-012),
+//! so memory grows only with that table on long NDJSON streams.
+//!
+//! Output goes through a 64 KiB buffer (std's stdout is line-buffered: one `write` per event
+//! otherwise). It is still flushed after every event when someone may be watching it: when
+//! stdout is a terminal, and while reading a standard input that is not a regular file (a live
+//! pipe); and before any error is printed to stderr, so the two stay in order.
+//! `runner/benches/validate` measures the throughput (see BENCHMARKS.md).
 
-use std::io::Write;
+use std::io::{self, BufWriter, IsTerminal, Write};
 
 use anyhow::Context;
 use cdevents_reports::{Finding, Level};
 use cdevents_schemas::Registry;
 use cdevents_suites::checks::stream::SeenIds;
 use cdevents_suites::checks::{CheckedEvent, EventChecker, SchemaUriResolver};
-use cdevents_suites::input::{self, Item, Limits, Location};
-use serde_json::{json, Value};
+use cdevents_suites::input::{self, Item, Limits, Location, Source};
+use serde::Serialize;
+use serde_json::json;
 
 use crate::cli::{ValidateArgs, ValidateFormat};
 use crate::exit;
@@ -48,16 +56,58 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
         }
         None => Registry::embedded().context("the embedded registry does not load")?,
     };
+    // Kept until the process exits: tearing down the compiled validators took up to ~10 ms at
+    // the end of every run, for memory the exit hands back anyway.
+    let registry: &'static Registry = Box::leak(Box::new(registry));
     let fetcher = args.fetch_schema_uri.then(crate::fetch::SchemaFetcher::new);
-    let mut checker = EventChecker::new(&registry).force_version(args.spec);
+    let mut checker = EventChecker::new(registry).force_version(args.spec);
     if let Some(f) = &fetcher {
         checker = checker.with_schema_uri_resolver(f as &dyn SchemaUriResolver);
     }
     let fail_on: Level = args.fail_on.into();
+    let watched = io::stdout().is_terminal();
+    // JSON is plain text whatever `--color` says (serde_json escapes control characters), so it
+    // skips anstream's escape-sequence filter, which cost ~6% of the run on its own.
+    let outcome = match args.format {
+        ValidateFormat::Json => {
+            let raw = io::stdout();
+            stream(&args, &checker, fail_on, watched, raw.lock())
+        }
+        ValidateFormat::Human => {
+            let styled = anstream::stdout();
+            stream(&args, &checker, fail_on, watched, styled.lock())
+        }
+    };
+    let Some((totals, usage_error)) = outcome else {
+        // A closed pipe (`| head`) ends the run quietly.
+        return Ok(exit::OK);
+    };
+    if usage_error {
+        Ok(exit::USAGE)
+    } else if totals.events == 0 {
+        crate::output::error(&anyhow::anyhow!(
+            "no events found in the given paths; nothing was judged"
+        ));
+        Ok(exit::INCONCLUSIVE)
+    } else if totals.invalid > 0 {
+        Ok(exit::FAILED)
+    } else {
+        Ok(exit::OK)
+    }
+}
+
+/// Judges every input and prints the lines and the summary to `stdout`. `None` when the
+/// output was closed; otherwise the totals and whether a path could not be read.
+fn stream(
+    args: &ValidateArgs,
+    checker: &EventChecker<'_>,
+    fail_on: Level,
+    watched: bool,
+    stdout: impl Write,
+) -> Option<(Totals, bool)> {
     let limits = Limits::default();
     let mut totals = Totals::default();
-    let stdout = anstream::stdout();
-    let mut out = stdout.lock();
+    let mut out = BufWriter::with_capacity(64 << 10, stdout);
     let mut usage_error = false;
     // CDE-CTX-012 across the whole run: distinct events never share source and id.
     let mut seen = SeenIds::default();
@@ -67,24 +117,22 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
             Ok(s) => s,
             Err(e) => {
                 usage_error = true;
+                out.flush().ok()?;
                 crate::output::error(&anyhow::anyhow!("{e}"));
                 continue;
             }
         };
+        let live = watched || (source == Source::Stdin && !stdin_is_a_file());
         for item in input::decode_source(&source, &limits) {
-            let line = judge(&checker, &mut seen, item, fail_on, &mut totals);
-            let printed = match args.format {
-                ValidateFormat::Json => writeln!(out, "{}", line.to_json()),
+            let line = judge(checker, &mut seen, item, fail_on, &mut totals);
+            match args.format {
+                ValidateFormat::Json => line.write_json(&mut out).ok()?,
                 ValidateFormat::Human
-                    if args.quiet && line.findings.is_empty() && line.error.is_none() =>
-                {
-                    Ok(())
-                }
-                ValidateFormat::Human => write!(out, "{}", line.to_human(fail_on)),
-            };
-            // A closed pipe (`| head`) ends the run quietly.
-            if printed.is_err() {
-                return Ok(exit::OK);
+                    if args.quiet && line.findings.is_empty() && line.error.is_none() => {}
+                ValidateFormat::Human => line.write_human(&mut out, fail_on).ok()?,
+            }
+            if live {
+                out.flush().ok()?;
             }
         }
     }
@@ -114,20 +162,16 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
             )
         }
     };
+    // Flushed here, before the exit code is decided and before any message on stderr.
     let _ = out.write_all(summary.as_bytes());
     let _ = out.flush();
-    if usage_error {
-        Ok(exit::USAGE)
-    } else if totals.events == 0 {
-        crate::output::error(&anyhow::anyhow!(
-            "no events found in the given paths; nothing was judged"
-        ));
-        Ok(exit::INCONCLUSIVE)
-    } else if totals.invalid > 0 {
-        Ok(exit::FAILED)
-    } else {
-        Ok(exit::OK)
-    }
+    Some((totals, usage_error))
+}
+
+/// Whether standard input is a regular file (`< events.ndjson`): then it is read as fast as
+/// a named file, and the output need not be flushed event by event.
+fn stdin_is_a_file() -> bool {
+    std::fs::metadata("/dev/stdin").is_ok_and(|m| m.is_file())
 }
 
 /// The result of one input item, ready to print.
@@ -137,6 +181,41 @@ struct Line {
     findings: Vec<Finding>,
     error: Option<String>,
     valid: bool,
+}
+
+/// One line of `--format json`, serialized straight from the judged event.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    file: &'a str,
+    line: Option<u64>,
+    index: Option<usize>,
+    #[serde(rename = "type")]
+    type_name: Option<&'a str>,
+    spec: Option<&'a str>,
+    valid: bool,
+    findings: JsonFindings<'a>,
+}
+
+/// The findings of a line: `id`, `level`, `pointer`, `message`, in that order.
+struct JsonFindings<'a>(&'a [Finding]);
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    id: &'a str,
+    level: Level,
+    pointer: &'a str,
+    message: &'a str,
+}
+
+impl Serialize for JsonFindings<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|f| JsonFinding {
+            id: &f.id,
+            level: f.level,
+            pointer: &f.pointer,
+            message: &f.message,
+        }))
+    }
 }
 
 fn judge(
@@ -151,13 +230,14 @@ fn judge(
         Ok(env) => {
             let mut c = checker.check_envelope(env);
             c.findings.extend(seen.observe(&env.cdevent));
-            let f = c.findings.clone();
+            let f = std::mem::take(&mut c.findings);
             (Some(c), f, None)
         }
         Err(e) => {
             totals.input_errors += 1;
-            let f = cdevents_suites::checks::finding(INPUT_REQUIREMENT, "", e.to_string());
-            (None, vec![f], Some(e.to_string()))
+            let message = e.to_string();
+            let f = cdevents_suites::checks::finding(INPUT_REQUIREMENT, "", message.clone());
+            (None, vec![f], Some(message))
         }
     };
     for f in &findings {
@@ -179,43 +259,38 @@ fn judge(
 }
 
 impl Line {
-    fn to_json(&self) -> Value {
+    fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
         let checked = self.checked.as_ref();
-        json!({
-            "file": self.location.file,
-            "line": self.location.line,
-            "index": self.location.index,
-            "type": checked.and_then(|c| c.type_name.clone()),
-            "spec": checked.and_then(|c| c.spec.map(|s| s.as_str())),
-            "valid": self.valid,
-            "findings": self.findings.iter().map(|f| json!({
-                "id": f.id,
-                "level": f.level,
-                "pointer": f.pointer,
-                "message": f.message,
-            })).collect::<Vec<_>>(),
-        })
+        let line = JsonLine {
+            file: &self.location.file,
+            line: self.location.line,
+            index: self.location.index,
+            type_name: checked.and_then(|c| c.type_name.as_deref()),
+            spec: checked.and_then(|c| c.spec.map(|s| s.as_str())),
+            valid: self.valid,
+            findings: JsonFindings(&self.findings),
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")
     }
 
-    fn to_human(&self, fail_on: Level) -> String {
-        let checked = self.checked.as_ref();
-        let what = match checked {
-            Some(c) => format!(
-                "{} ({})",
-                c.type_name.as_deref().unwrap_or("<no type>"),
-                c.spec.map(|s| s.as_str()).unwrap_or("unknown version"),
-            ),
-            None => "not an event".to_owned(),
-        };
+    fn write_human(&self, out: &mut impl Write, fail_on: Level) -> io::Result<()> {
         let (tag, style) = if self.valid {
             ("ok", OK)
         } else {
             ("FAILED", FAIL)
         };
-        let mut s = format!(
-            "{} {DIM}{what}{DIM:#} ... {style}{tag}{style:#}\n",
-            self.location
-        );
+        write!(out, "{} {DIM}", self.location)?;
+        match self.checked.as_ref() {
+            Some(c) => write!(
+                out,
+                "{} ({})",
+                c.type_name.as_deref().unwrap_or("<no type>"),
+                c.spec.map(|s| s.as_str()).unwrap_or("unknown version"),
+            )?,
+            None => out.write_all(b"not an event")?,
+        }
+        writeln!(out, "{DIM:#} ... {style}{tag}{style:#}")?;
         for f in &self.findings {
             let st = if f.level.fails_at(fail_on) {
                 FAIL
@@ -223,21 +298,27 @@ impl Line {
                 WARN
             };
             let pointer = if f.pointer.is_empty() { "" } else { " " };
-            s.push_str(&format!(
-                "    {st}{:<6}{st:#} {BOLD}{}{BOLD:#}{pointer}{} {}\n",
+            write!(
+                out,
+                "    {st}{:<6}{st:#} {BOLD}{}{BOLD:#}{pointer}{} ",
                 f.level.as_str(),
                 f.id,
                 f.pointer,
-                sanitize(&f.message)
-            ));
+            )?;
+            write_sanitized(out, &f.message)?;
+            out.write_all(b"\n")?;
         }
-        s
+        Ok(())
     }
 }
 
-/// Control characters from an event must not drive the terminal.
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect()
+/// Control characters from an event must not drive the terminal: each is written as U+FFFD.
+fn write_sanitized(out: &mut impl Write, s: &str) -> io::Result<()> {
+    let mut rest = s;
+    while let Some((i, c)) = rest.char_indices().find(|(_, c)| c.is_control()) {
+        out.write_all(&rest.as_bytes()[..i])?;
+        out.write_all("\u{FFFD}".as_bytes())?;
+        rest = &rest[i + c.len_utf8()..];
+    }
+    out.write_all(rest.as_bytes())
 }

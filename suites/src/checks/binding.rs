@@ -58,7 +58,7 @@ pub(super) fn check(env: &Envelope, out: &mut CheckedEvent) {
     // The attributes that must repeat the CDEvent.
     let same =
         |attr: &str, ce_value: &Option<String>, pointer: &str, id: &str, out: &mut CheckedEvent| {
-            let cde = ev.pointer(pointer).and_then(Value::as_str);
+            let cde = super::at(ev, pointer).and_then(Value::as_str);
             match (ce_value, cde) {
                 (Some(c), Some(d)) if c == d => {}
                 // An empty attribute was reported as missing (CDE-CE-001).
@@ -249,7 +249,7 @@ fn extensions(env: &Envelope, out: &mut CheckedEvent) {
 /// `+00:00`, more or fewer fraction digits) is accepted: SDKs re-render timestamps.
 fn time(ce_time: Option<&str>, ev: &Value, attr: &str, out: &mut CheckedEvent) {
     let pointer = "/context/timestamp";
-    let ts = ev.pointer(pointer).and_then(Value::as_str);
+    let ts = super::at(ev, pointer).and_then(Value::as_str);
     let Some(t) = ce_time else {
         if let Some(ts) = ts {
             out.findings.push(finding(

@@ -47,7 +47,7 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
     custom_data(ev, out);
     if let (Some(resolver), Some(uri)) = (
         checker.schema_uri,
-        ev.pointer("/context/schemaUri").and_then(Value::as_str),
+        super::at(ev, "/context/schemaUri").and_then(Value::as_str),
     ) {
         schema_uri(resolver, uri, ev, out);
     }
@@ -301,7 +301,7 @@ fn sources(ev: &Value, out: &mut CheckedEvent) {
         ("/context/source", ids::SOURCE),
         ("/subject/source", ids::SUBJECT_SOURCE),
     ] {
-        let Some(s) = ev.pointer(pointer).and_then(Value::as_str) else {
+        let Some(s) = super::at(ev, pointer).and_then(Value::as_str) else {
             continue;
         };
         if out.findings.iter().any(|f| f.pointer == pointer) {
@@ -319,7 +319,7 @@ fn sources(ev: &Value, out: &mut CheckedEvent) {
 
 /// SHOULD-level advice on the context and subject.
 fn recommendations(ev: &Value, out: &mut CheckedEvent) {
-    let source = ev.pointer("/context/source").and_then(Value::as_str);
+    let source = super::at(ev, "/context/source").and_then(Value::as_str);
     if let Some(s) = source {
         let already = out.findings.iter().any(|f| f.pointer == "/context/source");
         if !already && !formats::is_valid(Format::Uri, s) {
@@ -335,7 +335,7 @@ fn recommendations(ev: &Value, out: &mut CheckedEvent) {
     }
     if let (Some(s), Some(sub)) = (
         source,
-        ev.pointer("/subject/source").and_then(Value::as_str),
+        super::at(ev, "/subject/source").and_then(Value::as_str),
     ) {
         if s == sub {
             out.findings.push(finding(
@@ -345,7 +345,7 @@ fn recommendations(ev: &Value, out: &mut CheckedEvent) {
             ));
         }
     }
-    if let Some(c) = ev.pointer("/context/chainId").and_then(Value::as_str) {
+    if let Some(c) = super::at(ev, "/context/chainId").and_then(Value::as_str) {
         if !c.is_empty() && !is_uuid(c) {
             out.findings.push(finding(
                 ids::CHAIN_ID_UUID,

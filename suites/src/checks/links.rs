@@ -33,7 +33,7 @@ pub(super) fn check(spec: SpecVersion, ev: &Value, out: &mut CheckedEvent) -> BT
     if !spec.has_links() {
         return flagged;
     }
-    let Some(links) = ev.pointer("/context/links").and_then(Value::as_array) else {
+    let Some(links) = super::at(ev, "/context/links").and_then(Value::as_array) else {
         return flagged;
     };
     for (i, link) in links.iter().enumerate() {

@@ -87,6 +87,12 @@ impl<'r> EventChecker<'r> {
     }
 }
 
+/// `v.pointer(p)` for the constant, unescaped pointers the checks use, without allocating:
+/// `Value::pointer` builds two `String`s per segment (it unescapes `~0`/`~1`).
+pub(crate) fn at<'v>(v: &'v Value, pointer: &str) -> Option<&'v Value> {
+    pointer.split('/').skip(1).try_fold(v, |v, key| v.get(key))
+}
+
 /// A finding for requirement `id`, at the level the catalogue gives it.
 pub fn finding(id: &str, pointer: impl Into<String>, message: impl Into<String>) -> Finding {
     Finding {

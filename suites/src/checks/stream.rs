@@ -1,6 +1,5 @@
 //! Rules over a stream of events rather than one: no two distinct events share source and id.
 
-use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use cdevents_reports::Finding;
@@ -8,12 +7,48 @@ use serde_json::Value;
 
 use super::{finding, ids, quote};
 
-/// Remembers which `(source, id)` pairs were seen, compactly (two hashes and an ordinal per
-/// event), so that a stream of a million events stays within a few tens of MiB.
+/// Remembers which `(source, id)` pairs were seen in 12 bytes a pair: a 64-bit hash of the pair
+/// and 32 bits of the event's content hash, in 64 open-addressing shards that each grow on their
+/// own (so growing never holds two copies of the whole table), at most 3/4 full.
 pub struct SeenIds {
-    seen: HashMap<u64, (u64, u64)>,
-    count: u64,
+    shards: Vec<Shard>,
+    len: usize,
     cap: usize,
+}
+
+#[derive(Default)]
+struct Shard {
+    /// Hash of `(source, id)`, never 0 (0 marks an empty slot).
+    keys: Vec<u64>,
+    contents: Vec<u32>,
+    len: usize,
+}
+
+const SHARD_BITS: u32 = 6;
+
+impl Shard {
+    /// The slot holding `key`, or the empty slot where it goes.
+    fn find(&self, key: u64) -> usize {
+        let mask = self.keys.len() - 1;
+        let mut i = (key >> SHARD_BITS) as usize & mask;
+        while self.keys[i] != 0 && self.keys[i] != key {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    fn grow(&mut self) {
+        let size = (self.keys.len() * 2).max(64);
+        let keys = std::mem::replace(&mut self.keys, vec![0; size]);
+        let contents = std::mem::replace(&mut self.contents, vec![0; size]);
+        for (k, c) in keys.into_iter().zip(contents) {
+            if k != 0 {
+                let i = self.find(k);
+                self.keys[i] = k;
+                self.contents[i] = c;
+            }
+        }
+    }
 }
 
 impl Default for SeenIds {
@@ -26,8 +61,8 @@ impl SeenIds {
     /// Tracks at most `cap` distinct pairs; past that, new pairs are not remembered.
     pub fn with_capacity_limit(cap: usize) -> Self {
         SeenIds {
-            seen: HashMap::new(),
-            count: 0,
+            shards: (0..1 << SHARD_BITS).map(|_| Shard::default()).collect(),
+            len: 0,
             cap,
         }
     }
@@ -35,53 +70,102 @@ impl SeenIds {
     /// Records the event; returns a finding when an earlier, different event had the same
     /// `context.source` and `context.id`. The same event again is a redelivery, not a finding.
     pub fn observe(&mut self, ev: &Value) -> Option<Finding> {
-        self.count += 1;
-        let source = ev.pointer("/context/source")?.as_str()?;
-        let id = ev.pointer("/context/id")?.as_str()?;
+        let ctx = ev.get("context")?;
+        let source = ctx.get("source")?.as_str()?;
+        let id = ctx.get("id")?.as_str()?;
         if source.is_empty() || id.is_empty() {
             // Empty ids are their own finding (CDE-CTX-001); they identify nothing.
             return None;
         }
         let mut h = DefaultHasher::new();
         (source, id).hash(&mut h);
-        let key = h.finish();
-        let content = content_hash(ev);
-        match self.seen.get(&key) {
-            Some(&(c, _)) if c == content => None,
-            Some(&(_, n)) => Some(finding(
-                ids::UNIQUE_ID,
-                "/context/id",
-                format!(
-                    "source {} and id {} were already used by a different event (event #{n} of this run)",
-                    quote(source),
-                    quote(id)
-                ),
-            )),
-            None => {
-                if self.seen.len() < self.cap {
-                    self.seen.insert(key, (content, self.count));
-                }
-                None
+        let key = h.finish().max(1);
+        let content = content_hash(ev) as u32;
+        let shard = &mut self.shards[(key & ((1 << SHARD_BITS) - 1)) as usize];
+        if !shard.keys.is_empty() {
+            let i = shard.find(key);
+            if shard.keys[i] == key {
+                return (shard.contents[i] != content).then(|| {
+                    finding(
+                        ids::UNIQUE_ID,
+                        "/context/id",
+                        format!(
+                            "source {} and id {} were already used by a different, earlier event of this run",
+                            quote(source),
+                            quote(id)
+                        ),
+                    )
+                });
             }
         }
+        if self.len < self.cap {
+            if (shard.len + 1) * 4 > shard.keys.len() * 3 {
+                shard.grow();
+            }
+            let i = shard.find(key);
+            shard.keys[i] = key;
+            shard.contents[i] = content;
+            shard.len += 1;
+            self.len += 1;
+        }
+        None
     }
 }
 
 /// A hash of a JSON value that ignores the order of object members.
+///
+/// Not SipHash: the content hash only tells a redelivery from a different event once the
+/// `(source, id)` key already matched, and it runs over every member of every event, so it uses
+/// a multiply-rotate hash (FxHash's) with no per-member hasher set-up and no number formatting.
 pub fn content_hash(v: &Value) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = Fx(0);
     hash_value(v, &mut h);
-    h.finish()
+    h.0
 }
 
-fn hash_value(v: &Value, h: &mut DefaultHasher) {
+struct Fx(u64);
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let mut last = [0u8; 8];
+        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.add(u64::from_le_bytes(last));
+        self.add(b.len() as u64);
+    }
+}
+
+fn hash_value(v: &Value, h: &mut Fx) {
     match v {
-        Value::Null => 0u8.hash(h),
-        Value::Bool(b) => (1u8, b).hash(h),
-        Value::Number(n) => (2u8, n.to_string()).hash(h),
-        Value::String(s) => (3u8, s).hash(h),
+        Value::Null => h.add(0),
+        Value::Bool(b) => h.add(1 + *b as u64),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                h.add(3);
+                h.add(u);
+            } else if let Some(i) = n.as_i64() {
+                h.add(4);
+                h.add(i as u64);
+            } else {
+                h.add(5);
+                h.add(n.as_f64().unwrap_or_default().to_bits());
+            }
+        }
+        Value::String(s) => {
+            h.add(6);
+            h.bytes(s.as_bytes());
+        }
         Value::Array(a) => {
-            (4u8, a.len()).hash(h);
+            h.add(7);
+            h.add(a.len() as u64);
             for x in a {
                 hash_value(x, h);
             }
@@ -90,12 +174,14 @@ fn hash_value(v: &Value, h: &mut DefaultHasher) {
             // Members are combined with a commutative sum so that order does not matter.
             let mut acc: u64 = 0;
             for (k, x) in o {
-                let mut m = DefaultHasher::new();
-                k.hash(&mut m);
+                let mut m = Fx(0);
+                m.bytes(k.as_bytes());
                 hash_value(x, &mut m);
-                acc = acc.wrapping_add(m.finish());
+                acc = acc.wrapping_add(m.0);
             }
-            (5u8, o.len(), acc).hash(h);
+            h.add(8);
+            h.add(o.len() as u64);
+            h.add(acc);
         }
     }
 }

@@ -335,7 +335,11 @@ impl<'a> Builder<'a> {
                 continue;
             }
             let name = f.name.clone();
-            let presence = if f.required {
+            // A link end names its event: the 0.4/0.5 schemas leave `contextId` optional in a
+            // RELATION `target`, but the prose (CDE-LNK-005) requires it. Where `@any-required`
+            // offers `domainId` instead (0.6), that group decides.
+            let prose_required = f.name == "contextId" && any_required.is_empty();
+            let presence = if f.required || prose_required {
                 Just(true).boxed()
             } else {
                 any::<bool>().boxed()

@@ -195,6 +195,11 @@ fn line_column(bytes: &[u8], pos: usize) -> (usize, usize) {
 /// Whether arrays and objects nest deeper than `max` anywhere outside strings. Does not
 /// validate: the parser does that.
 fn nesting_exceeds(bytes: &[u8], max: usize) -> bool {
+    // Depth never exceeds the number of opening brackets; counting them is a fast, vectorized
+    // pass, and real events have a handful, so the exact scan below rarely runs.
+    if bytes.iter().filter(|&&b| b == b'{' || b == b'[').count() <= max {
+        return false;
+    }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for &b in bytes {
         if in_string {
