@@ -1,52 +1,11 @@
 //! `test listener` and `reference listener` end to end: exit codes 0, 1 and 3.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod reference_child;
+use reference_child::Reference;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cdevents-conformance");
-
-/// A `reference listener` child process and its URL; killed on drop.
-struct Reference {
-    child: Child,
-    url: String,
-}
-
-impl Reference {
-    fn start(fault: Option<&str>) -> Reference {
-        let mut cmd = Command::new(BIN);
-        cmd.args([
-            "--color",
-            "never",
-            "reference",
-            "listener",
-            "--listen",
-            "127.0.0.1:0",
-        ]);
-        if let Some(f) = fault {
-            cmd.args(["--fault", f]);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("reference listener starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("prints its URL");
-        Reference {
-            child,
-            url: line.trim().to_owned(),
-        }
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn test_listener(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)

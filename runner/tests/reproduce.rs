@@ -1,9 +1,10 @@
 //! `reproduce` end to end: a failed case of a run against a faulty reference listener fails the
 //! same requirement again, and passes against a conformant one. Loopback only.
 
-use std::io::{BufRead, BufReader};
+mod reference_child;
+use reference_child::Reference;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use cdevents_reports::model::Status;
 use cdevents_reports::stream::read_jsonl;
@@ -23,56 +24,6 @@ const ENV: &[&str] = &[
     "CDEVENTS_CONFORMANCE_REPORT_HTML",
     "CDEVENTS_CONFORMANCE_BADGE",
 ];
-
-/// A `reference listener` child process and its URL; killed on drop.
-struct Reference {
-    child: Child,
-    url: String,
-}
-
-impl Reference {
-    fn start(fault: Option<&str>) -> Reference {
-        let mut cmd = Command::new(BIN);
-        cmd.args([
-            "--color",
-            "never",
-            "reference",
-            "listener",
-            "--listen",
-            "127.0.0.1:0",
-        ]);
-        if let Some(f) = fault {
-            cmd.args(["--fault", f]);
-        }
-        let child = cmd
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("reference listener starts");
-        // Built before reading, so that a failed read still kills the child.
-        let mut r = Reference {
-            url: String::new(),
-            child,
-        };
-        let mut line = String::new();
-        BufReader::new(r.child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("prints its URL");
-        r.url = line.trim().to_owned();
-        assert!(
-            r.url.starts_with("http://127.0.0.1:"),
-            "a loopback URL: {:?}",
-            r.url
-        );
-        r
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Out {
     code: i32,

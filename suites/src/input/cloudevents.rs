@@ -28,21 +28,11 @@ pub(crate) fn from_json_event(
     }
     let mut ce = CeAttributes::default();
     for (name, value) in object {
-        let slot = match name.as_str() {
-            "specversion" => &mut ce.specversion,
-            "id" => &mut ce.id,
-            "source" => &mut ce.source,
-            "type" => &mut ce.type_,
-            "subject" => &mut ce.subject,
-            "time" => &mut ce.time,
-            "datacontenttype" => &mut ce.datacontenttype,
-            "dataschema" => &mut ce.dataschema,
-            _ => {
-                if !value.is_null() {
-                    ce.extensions.insert(name, value);
-                }
-                continue;
+        let Some(slot) = ce.known_mut(&name) else {
+            if !value.is_null() {
+                ce.extensions.insert(name, value);
             }
+            continue;
         };
         *slot = match value {
             Value::Null => None,

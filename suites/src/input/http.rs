@@ -151,20 +151,14 @@ pub fn decode_binary(
             )));
         }
         let value = decode_header_value(name, raw)?;
-        let slot = match attr {
-            "specversion" => &mut ce.specversion,
-            "id" => &mut ce.id,
-            "source" => &mut ce.source,
-            "type" => &mut ce.type_,
-            "subject" => &mut ce.subject,
-            "time" => &mut ce.time,
-            "dataschema" => &mut ce.dataschema,
-            _ => {
+        // In binary mode `datacontenttype` is the Content-Type header; a stray
+        // `ce-datacontenttype` is kept as an extension so that the checks can see it.
+        match ce.known_mut(attr).filter(|_| attr != "datacontenttype") {
+            Some(slot) => *slot = Some(value),
+            None => {
                 ce.extensions.insert(attr.to_owned(), Value::String(value));
-                continue;
             }
-        };
-        *slot = Some(value);
+        }
     }
     let content_type = single_header(headers, "content-type")?;
     ce.datacontenttype.clone_from(&content_type);

@@ -84,6 +84,25 @@ pub struct CeAttributes {
     pub extensions: BTreeMap<String, Value>,
 }
 
+impl CeAttributes {
+    /// The field of a context attribute the CloudEvents spec names (`specversion`, `id`,
+    /// `source`, `type`, `subject`, `time`, `datacontenttype`, `dataschema`); `None` for an
+    /// extension.
+    pub fn known_mut(&mut self, name: &str) -> Option<&mut Option<String>> {
+        Some(match name {
+            "specversion" => &mut self.specversion,
+            "id" => &mut self.id,
+            "source" => &mut self.source,
+            "type" => &mut self.type_,
+            "subject" => &mut self.subject,
+            "time" => &mut self.time,
+            "datacontenttype" => &mut self.datacontenttype,
+            "dataschema" => &mut self.dataschema,
+            _ => return None,
+        })
+    }
+}
+
 /// How an event was carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentMode {
