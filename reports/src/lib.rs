@@ -78,7 +78,7 @@ pub use grade::{Grade, RoleGrade};
 pub use model::{
     CaseResult, DeliveryStats, Evidence, Finding, HttpMessage, LatencyStats, Level, LevelCounts,
     LinkEdge, LinkGraph, LinkNode, Observation, Record, Role, Run, RunHeader, Status, Suite,
-    Summary, Verdict, FORMAT_VERSION,
+    Summary, Verdict, Waiver, FORMAT_VERSION,
 };
 pub use stream::{parse_jsonl, read_jsonl, read_jsonl_from, JsonlWriter};
 pub use writers::{

@@ -397,9 +397,99 @@ pub struct CaseResult {
     /// How long the case took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
-    /// Why the case is waived, when it is.
+    /// The waiver that matched the case, when one did: why the failure is accepted, the issue
+    /// tracking it, and until when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waiver: Option<String>,
+    pub waiver: Option<Waiver>,
+}
+
+/// A known failure accepted for now: the reason, the issue that tracks it, an optional expiry.
+///
+/// A failed case with a waiver in force is *waived*; a case that passed although a waiver
+/// names it is *waived but passed* (the waiver can go); a waiver past its expiry date is not
+/// applied and fails the run ([`Summary::expired_waivers`]) until it is renewed or removed.
+///
+/// Results files of the first format wrote the reason as a bare string; that still reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WaiverRepr")]
+pub struct Waiver {
+    /// Why the failure is accepted.
+    pub reason: String,
+    /// A link to the issue that tracks the fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
+    /// The last day (`YYYY-MM-DD`, UTC) the waiver holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Whether the run started after `expires`: the waiver was not applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expired: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WaiverRepr {
+    Reason(String),
+    Full {
+        reason: String,
+        #[serde(default)]
+        issue: Option<String>,
+        #[serde(default)]
+        expires: Option<String>,
+        #[serde(default)]
+        expired: bool,
+    },
+}
+
+impl From<WaiverRepr> for Waiver {
+    fn from(r: WaiverRepr) -> Waiver {
+        match r {
+            WaiverRepr::Reason(reason) => Waiver::from(reason.as_str()),
+            WaiverRepr::Full {
+                reason,
+                issue,
+                expires,
+                expired,
+            } => Waiver {
+                reason,
+                issue,
+                expires,
+                expired,
+            },
+        }
+    }
+}
+
+impl From<&str> for Waiver {
+    /// A waiver with only a reason.
+    fn from(reason: &str) -> Waiver {
+        Waiver {
+            reason: reason.to_owned(),
+            issue: None,
+            expires: None,
+            expired: false,
+        }
+    }
+}
+
+impl fmt::Display for Waiver {
+    /// `EXPIRED 2026-01-31: reason (issue)` or `reason (issue, until 2026-01-31)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.expired {
+            write!(
+                f,
+                "EXPIRED {}: ",
+                self.expires.as_deref().unwrap_or("(no date)")
+            )?;
+        }
+        f.write_str(&self.reason)?;
+        match (&self.issue, &self.expires) {
+            (Some(i), Some(e)) if !self.expired => write!(f, " ({i}, until {e})"),
+            (Some(i), _) => write!(f, " ({i})"),
+            (None, Some(e)) if !self.expired => write!(f, " (until {e})"),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl CaseResult {
@@ -893,6 +983,9 @@ pub struct Summary {
     pub waived: usize,
     /// Cases with status waived_but_passed.
     pub waived_but_passed: usize,
+    /// Cases whose waiver had expired: each fails the run, whatever the case's status.
+    #[serde(default)]
+    pub expired_waivers: usize,
     /// Failed cases by level.
     pub failed_by_level: LevelCounts,
     /// Pass, fail or error under the header's `fail_on`.
@@ -925,6 +1018,7 @@ impl Summary {
             skipped: 0,
             waived: 0,
             waived_but_passed: 0,
+            expired_waivers: 0,
             failed_by_level: LevelCounts::default(),
             verdict: Verdict::Pass,
             grade: Grade::NotGraded,
@@ -946,6 +1040,10 @@ impl Summary {
                 Status::Skipped => s.skipped += 1,
                 Status::Waived => s.waived += 1,
                 Status::WaivedButPassed => s.waived_but_passed += 1,
+            }
+            if c.waiver.as_ref().is_some_and(|w| w.expired) {
+                s.expired_waivers += 1;
+                fails_run = true;
             }
         }
         s.verdict = if fails_run {
@@ -995,6 +1093,9 @@ impl Summary {
         }
         if self.waived_but_passed > 0 {
             parts.push(format!("{} waived but passed", self.waived_but_passed));
+        }
+        if self.expired_waivers > 0 {
+            parts.push(format!("{} expired waivers", self.expired_waivers));
         }
         let mut line = format!(
             "{} grade {}: {}",
@@ -1231,6 +1332,38 @@ mod tests {
         assert!(g.truncated);
         assert_eq!(g.nodes.len(), LinkGraph::MAX_NODES);
         assert!(g.edges.is_empty());
+    }
+
+    #[test]
+    fn waiver_reads_old_string_form_and_expired_fails_the_run() {
+        let old: CaseResult = serde_json::from_str(
+            r#"{"case":"X-1/a","requirement":"X-1","level":"SHOULD","status":"waived","message":"m","waiver":"known"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.waiver, Some(Waiver::from("known")));
+        let w = Waiver {
+            reason: "router strips headers".into(),
+            issue: Some("https://example.invalid/i/1".into()),
+            expires: Some("2026-01-31".into()),
+            expired: false,
+        };
+        assert_eq!(
+            w.to_string(),
+            "router strips headers (https://example.invalid/i/1, until 2026-01-31)"
+        );
+        let back: Waiver = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
+        assert_eq!(back, w);
+
+        let header = RunHeader::new(Suite::Listener, "0", "t");
+        let mut c = CaseResult::new("X-1/a", "X-1", Level::May, Status::Passed, "ok");
+        assert_eq!(Summary::compute(&header, &[c.clone()], false).verdict, Verdict::Pass);
+        c.waiver = Some(Waiver {
+            expired: true,
+            ..w
+        });
+        let s = Summary::compute(&header, &[c.clone()], false);
+        assert_eq!((s.verdict, s.expired_waivers), (Verdict::Fail, 1));
+        assert!(c.waiver.unwrap().to_string().starts_with("EXPIRED 2026-01-31: "));
     }
 
     #[test]

@@ -345,7 +345,7 @@ fn case_details(run: &Run, i: usize, c: &CaseResult, o: &mut String) {
         let _ = write!(o, "<dt>Spec</dt><dd>{}</dd>", line(v));
     }
     if let Some(w) = &c.waiver {
-        let _ = write!(o, "<dt>Waiver</dt><dd>{}</dd>", line(w));
+        let _ = write!(o, "<dt>Waiver</dt><dd>{}</dd>", line(&w.to_string()));
     }
     if let Some(d) = c.duration_ms {
         let _ = write!(o, "<dt>Duration</dt><dd>{d} ms</dd>");

@@ -97,8 +97,20 @@ fn test_case(run: &Run, c: &CaseResult) -> TestCase {
     let message = || x(&cap(&format!("[{}] {}", c.level, c.message), MESSAGE_CAP));
     let evidence = || x(&evidence_text(run, c, CAPS));
     let mut out = None;
+    let expired = c.waiver.as_ref().is_some_and(|w| w.expired);
     let status = match c.status {
         Status::Passed => TestCaseStatus::success(),
+        // An expired waiver fails the run whatever the case did.
+        Status::Failed | Status::WaivedButPassed if expired => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(x(&cap(
+                &format!("[{}] waiver expired: {}", c.level, c.message),
+                MESSAGE_CAP,
+            )))
+            .set_type("expired-waiver")
+            .set_description(evidence());
+            s
+        }
         Status::Failed if c.level.fails_at(fail_on) => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_message(message())
@@ -129,7 +141,10 @@ fn test_case(run: &Run, c: &CaseResult) -> TestCase {
         }
         Status::Waived => {
             let mut s = TestCaseStatus::skipped();
-            let why = c.waiver.as_deref().unwrap_or("no reason given");
+            let why = c
+                .waiver
+                .as_ref()
+                .map_or_else(|| "no reason given".to_owned(), ToString::to_string);
             s.set_message(x(&cap(&format!("waived: {why}"), MESSAGE_CAP)))
                 .set_type("waived")
                 .set_description(evidence());
@@ -138,7 +153,9 @@ fn test_case(run: &Run, c: &CaseResult) -> TestCase {
         Status::WaivedButPassed => {
             out = Some(format!(
                 "waiver no longer needed: the case passed ({})",
-                c.waiver.as_deref().unwrap_or("no reason given")
+                c.waiver
+                    .as_ref()
+                    .map_or_else(|| "no reason given".to_owned(), ToString::to_string)
             ));
             TestCaseStatus::success()
         }

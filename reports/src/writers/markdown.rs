@@ -79,6 +79,9 @@ pub fn to_markdown_with(run: &Run, opts: &MarkdownOptions) -> String {
     if s.waived_but_passed > 0 {
         counts.push(format!("{} waived but passed", s.waived_but_passed));
     }
+    if s.expired_waivers > 0 {
+        counts.push(format!("**{} expired waivers**", s.expired_waivers));
+    }
     let _ = writeln!(out, "{} cases: {}\n", s.total, counts.join(" · "));
     if s.interrupted {
         out.push_str("> [!WARNING]\n> The run was **interrupted**: these results are partial.\n\n");
@@ -205,7 +208,7 @@ fn details(run: &Run, c: &crate::model::CaseResult, opts: &MarkdownOptions) -> S
         lines.push(format!("**Spec** {}", field(spec)));
     }
     if let Some(w) = &c.waiver {
-        lines.push(format!("**Waiver** {}", field(w)));
+        lines.push(format!("**Waiver** {}", field(&w.to_string())));
     }
     if let Some(e) = &c.expected {
         lines.push(format!("**Expected** {}", field(e)));

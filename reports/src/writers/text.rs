@@ -107,7 +107,7 @@ pub(crate) fn evidence_text(run: &Run, c: &CaseResult, caps: Caps) -> String {
     let _ = writeln!(s, "status: {}", c.status);
     let _ = writeln!(s, "message: {}", cap(&c.message, caps.field));
     if let Some(w) = &c.waiver {
-        let _ = writeln!(s, "waiver: {}", cap(w, caps.field));
+        let _ = writeln!(s, "waiver: {}", cap(&w.to_string(), caps.field));
     }
     if let Some(e) = &c.expected {
         let _ = writeln!(s, "expected: {}", cap(e, caps.field));

@@ -242,7 +242,12 @@ pub fn representative_run() -> Run {
         "0.4.1",
         "ce-traceparent was dropped",
     );
-    c.waiver = Some("known issue #12: the router drops tracing headers".into());
+    c.waiver = Some(cdevents_reports::Waiver {
+        reason: "the router drops tracing headers".into(),
+        issue: Some("https://example.invalid/issues/12".into()),
+        expires: Some("2099-12-31".into()),
+        expired: false,
+    });
     cases.push(c);
 
     let mut c = case(
@@ -403,7 +408,12 @@ pub fn hostile_run() -> Run {
             });
             c.expected = Some(xs("expected"));
             c.actual = Some(xs("actual"));
-            c.waiver = Some(xs("waiver"));
+            c.waiver = Some(cdevents_reports::Waiver {
+                reason: xs("waiver"),
+                issue: Some(xs("waiver-issue")),
+                expires: None,
+                expired: false,
+            });
             c.reproduce = Some(xs("reproduce"));
             c.findings = vec![Finding {
                 id: xs("finding"),
