@@ -28,6 +28,15 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true, env = "CDEVENTS_CONFORMANCE_COLOR")]
     pub color: ColorWhen,
 
+    /// Read settings from this file instead of ./cdevents-conformance.toml (see `config --help`).
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        env = "CDEVENTS_CONFORMANCE_CONFIG"
+    )]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -66,6 +75,12 @@ pub enum Command {
     /// Re-render a results file into reports, or compare two runs for CI gating.
     #[command(subcommand)]
     Report(crate::commands::report::ReportCommand),
+    /// Check the config file (cdevents-conformance.toml) and print the flags it sets per suite.
+    Config(crate::config::Args),
+    /// Print a shell completion script, generated from this command line's definition.
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print the man page (roff), generated from this command line's definition.
+    Man(crate::commands::completions::ManArgs),
 }
 
 /// The live suites, one per role of the implementation under test.

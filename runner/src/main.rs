@@ -2,17 +2,19 @@
 
 mod cli;
 mod commands;
+mod config;
 mod exit;
 mod fetch;
+mod listing;
 mod output;
 mod reporting;
+mod waivers;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // The config file's settings become flags; flags and env vars win over them.
+    let cli = config::parse_cli();
     output::init_color(cli.color);
     let result = match cli.command {
         cli::Command::Validate(args) => commands::validate::run(args),
@@ -28,6 +30,9 @@ fn main() -> ExitCode {
         cli::Command::Report(cmd) => commands::report::run(cmd),
         cli::Command::Demo(args) => commands::demo::run(args),
         cli::Command::Reproduce(args) => commands::reproduce::run(args),
+        cli::Command::Config(args) => config::run(args),
+        cli::Command::Completions(args) => commands::completions::completions(args),
+        cli::Command::Man(args) => commands::completions::man(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

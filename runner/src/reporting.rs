@@ -39,6 +39,10 @@ pub struct ReportArgs {
     /// Write an SVG badge (spec version, profile, pass ratio, grade).
     #[arg(long, value_name = "FILE", env = "CDEVENTS_CONFORMANCE_BADGE")]
     pub badge: Option<PathBuf>,
+    /// Known failures to report as waived (`[[waiver]]` entries with case, reason, issue and
+    /// an optional expires date). Default: the `[[waiver]]` entries of the config file.
+    #[arg(long, value_name = "FILE", env = "CDEVENTS_CONFORMANCE_WAIVERS")]
+    pub waivers: Option<PathBuf>,
 }
 
 /// Prints and records the cases of one run.
@@ -50,6 +54,7 @@ pub struct RunReporter {
     quiet: bool,
     verbose: bool,
     started: Instant,
+    waivers: crate::waivers::Waivers,
 }
 
 impl RunReporter {
@@ -60,6 +65,17 @@ impl RunReporter {
         quiet: bool,
         verbose: bool,
     ) -> anyhow::Result<Self> {
+        let waivers = match crate::waivers::source(reports.waivers.as_ref()) {
+            Some((path, strict)) => {
+                crate::waivers::Waivers::load(&path, strict, chrono::Utc::now().date_naive())?
+            }
+            None => crate::waivers::Waivers::default(),
+        };
+        for e in waivers.expired() {
+            anstream::eprintln!(
+                "{FAIL}error{FAIL:#}: waiver expired, it fails the run until renewed or removed: {e}"
+            );
+        }
         let jsonl = match &reports.results {
             Some(path) => Some(
                 JsonlWriter::create(path, header.clone())
@@ -83,16 +99,20 @@ impl RunReporter {
             quiet,
             verbose,
             started: Instant::now(),
+            waivers,
         })
     }
 
     /// Records and prints one case.
-    pub fn case(&mut self, case: CaseResult) -> anyhow::Result<()> {
+    pub fn case(&mut self, mut case: CaseResult) -> anyhow::Result<()> {
+        self.waivers.apply(&mut case);
         if let Some(w) = &mut self.jsonl {
             w.case(&case).context("cannot append to the results file")?;
         }
         let fail_on = self.header.fail_on;
+        let expired = case.waiver.as_ref().is_some_and(|w| w.expired);
         let (tag, style) = match case.status {
+            _ if expired => ("FAILED (waiver expired)", FAIL),
             Status::Passed => ("ok", OK),
             Status::Failed if case.level.fails_at(fail_on) => ("FAILED", FAIL),
             Status::Failed => ("warning", WARN),
@@ -135,6 +155,7 @@ impl RunReporter {
             .filter(|c| {
                 (c.status == Status::Failed && c.level.fails_at(fail_on))
                     || c.status == Status::Errored
+                    || c.waiver.as_ref().is_some_and(|w| w.expired)
             })
             .collect();
         if !failures.is_empty() {
@@ -143,6 +164,22 @@ impl RunReporter {
                 anstream::println!("\n---- {} ----", c.case);
                 anstream::println!("{}", sanitize(&describe(c)));
             }
+        }
+        let stale: Vec<&str> = self
+            .cases
+            .iter()
+            .filter(|c| c.status == Status::WaivedButPassed)
+            .map(|c| c.case.as_str())
+            .collect();
+        if !stale.is_empty() {
+            anstream::println!(
+                "\n{WARN}warning{WARN:#}: {} waived cases passed; remove their waivers: {}",
+                stale.len(),
+                stale.join(", ")
+            );
+        }
+        for u in self.waivers.unused() {
+            anstream::println!("{WARN}warning{WARN:#}: waiver names no case of this run: {u}");
         }
         let run = Run::new(self.header.clone(), self.cases.clone(), Vec::new());
         write_reports(&run, &self.reports)?;
@@ -203,6 +240,9 @@ fn describe(c: &CaseResult) -> String {
         "requirement: {} ({})\n{}\n",
         c.requirement, c.level, c.message
     );
+    if let Some(w) = &c.waiver {
+        s.push_str(&format!("waiver:   {w}\n"));
+    }
     if let Some(e) = &c.expected {
         s.push_str(&format!("expected: {e}\n"));
     }

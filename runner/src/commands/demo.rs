@@ -360,6 +360,7 @@ fn write_run(dir: &Path, run: &Run) -> anyhow::Result<()> {
             report_md: Some(dir.join("report.md")),
             report_html: Some(dir.join("html")),
             badge: Some(dir.join("badge.svg")),
+            waivers: None,
         },
     )
 }

@@ -8,7 +8,6 @@ use cdevents_schemas::SpecVersion;
 use cdevents_suites::drivers::listener::{
     cases, check_target, run as run_cases, Case, Options, RunConfig,
 };
-use cdevents_suites::requirements::Catalogue;
 
 use crate::cli::LevelArg;
 use crate::exit;
@@ -110,6 +109,8 @@ pub struct Args {
     /// Print the request and answer of each case.
     #[arg(long, short, help_heading = "Output")]
     pub verbose: bool,
+    #[command(flatten)]
+    pub selection: crate::listing::Selection,
     /// Boxed: it is large, and `Args` is one variant of the command enum.
     #[command(flatten)]
     pub reports: Box<ReportArgs>,
@@ -131,19 +132,25 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let prefixes: Vec<&String> = args.filters.iter().chain(&args.case).collect();
     let selected: Vec<Case> = cases(&opts)
         .into_iter()
-        .filter(|c| prefixes.is_empty() || prefixes.iter().any(|p| c.id.starts_with(p.as_str())))
+        .filter(|c| args.selection.keeps(&c.id, c.requirement, &prefixes))
         .collect();
     if selected.is_empty() {
-        anyhow::bail!("no case id starts with {:?}; --list shows them", prefixes);
+        anyhow::bail!(
+            "no case matches {:?} and the --level/--role filters; --list shows them",
+            prefixes
+        );
     }
     if args.list {
-        for c in &selected {
-            let level = Catalogue::embedded()
-                .get(c.requirement)
-                .map(|r| r.level.as_str())
-                .unwrap_or("?");
-            anstream::println!("{}  {level}  {}", c.id, c.what);
-        }
+        let entries: Vec<crate::listing::Entry> = selected
+            .iter()
+            .map(|c| crate::listing::Entry {
+                id: c.id.clone(),
+                requirement: c.requirement.to_owned(),
+                spec: Some(c.spec),
+                what: c.what.clone(),
+            })
+            .collect();
+        crate::listing::print(&entries);
         return Ok(exit::OK);
     }
     let target = args.target.clone().context("--target is required")?;

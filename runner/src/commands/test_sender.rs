@@ -32,6 +32,14 @@ judged too. Fault plans: none, transient, hostile, or e.g. 503:0.2,429:0.1,reset
 #[derive(Debug, clap::Args)]
 #[command(after_help = HELP)]
 pub struct Args {
+    /// Only cases whose id starts with one of these (e.g. `SND-006`, `CE-HTTP`).
+    #[arg(value_name = "ID_PREFIX")]
+    pub filters: Vec<String>,
+    /// Print the requirements this suite judges (filtered), and exit.
+    #[arg(long, help_heading = "Selection")]
+    pub list: bool,
+    #[command(flatten)]
+    pub selection: crate::listing::Selection,
     /// Where the sink listens; port 0 picks a free one. The URL is printed.
     #[arg(
         long,
@@ -108,6 +116,21 @@ fn parse_version(s: &str) -> Result<SpecVersion, String> {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    if args.list {
+        let prefixes: Vec<&String> = args.filters.iter().collect();
+        let specs: Vec<SpecVersion> = args.spec.into_iter().collect();
+        let entries = crate::listing::requirements_of(
+            cdevents_reports::Role::Sender,
+            &specs,
+            &args.selection,
+            &prefixes,
+        );
+        if entries.is_empty() {
+            anyhow::bail!("no requirement matches {prefixes:?} and the --level/--role filters");
+        }
+        crate::listing::print(&entries);
+        return Ok(exit::OK);
+    }
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(run_async(args))
 }
@@ -235,8 +258,11 @@ async fn run_async(args: Args) -> anyhow::Result<u8> {
             rec.stats.connection_errors
         );
     }
+    let prefixes: Vec<&String> = args.filters.iter().collect();
     for c in cases {
-        reporter.case(c)?;
+        if args.selection.keeps(&c.case, &c.requirement, &prefixes) {
+            reporter.case(c)?;
+        }
     }
     reporter.finish(false)
 }
