@@ -1356,14 +1356,18 @@ mod tests {
 
         let header = RunHeader::new(Suite::Listener, "0", "t");
         let mut c = CaseResult::new("X-1/a", "X-1", Level::May, Status::Passed, "ok");
-        assert_eq!(Summary::compute(&header, &[c.clone()], false).verdict, Verdict::Pass);
-        c.waiver = Some(Waiver {
-            expired: true,
-            ..w
-        });
+        assert_eq!(
+            Summary::compute(&header, &[c.clone()], false).verdict,
+            Verdict::Pass
+        );
+        c.waiver = Some(Waiver { expired: true, ..w });
         let s = Summary::compute(&header, &[c.clone()], false);
         assert_eq!((s.verdict, s.expired_waivers), (Verdict::Fail, 1));
-        assert!(c.waiver.unwrap().to_string().starts_with("EXPIRED 2026-01-31: "));
+        assert!(c
+            .waiver
+            .unwrap()
+            .to_string()
+            .starts_with("EXPIRED 2026-01-31: "));
     }
 
     #[test]

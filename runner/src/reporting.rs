@@ -4,6 +4,7 @@
 //! (`<case> ... ok|FAILED|ERROR|skipped`), streams it to the versioned JSON-lines results file,
 //! and at the end renders every report format the user asked for from the same model.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -55,6 +56,9 @@ pub struct RunReporter {
     verbose: bool,
     started: Instant,
     waivers: crate::waivers::Waivers,
+    /// A spinner with the running counts, on a terminal only (indicatif draws nothing when
+    /// stderr is not one); case lines are printed around it.
+    progress: Option<indicatif::ProgressBar>,
 }
 
 impl RunReporter {
@@ -100,6 +104,17 @@ impl RunReporter {
             verbose,
             started: Instant::now(),
             waivers,
+            progress: (!quiet && std::io::stderr().is_terminal()).then(|| {
+                let pb = indicatif::ProgressBar::new_spinner();
+                pb.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} {pos} cases {msg} [{elapsed}]",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
+                pb.enable_steady_tick(std::time::Duration::from_millis(120));
+                pb
+            }),
         })
     }
 
@@ -122,6 +137,27 @@ impl RunReporter {
             Status::WaivedButPassed => ("waived but PASSED", WARN),
         };
         let show = !self.quiet || !matches!(case.status, Status::Passed | Status::Skipped);
+        if let Some(pb) = &self.progress {
+            pb.inc(1);
+            let failed = self
+                .cases
+                .iter()
+                .filter(|c| c.status == Status::Failed)
+                .count()
+                + usize::from(case.status == Status::Failed);
+            pb.set_message(format!("· {failed} failed"));
+        }
+        let progress = self.progress.clone();
+        let print = || self.print_case(&case, tag, style, show);
+        match &progress {
+            Some(pb) => pb.suspend(print),
+            None => print(),
+        }
+        self.cases.push(case);
+        Ok(())
+    }
+
+    fn print_case(&self, case: &CaseResult, tag: &str, style: anstyle::Style, show: bool) {
         if show {
             anstream::println!("{} ... {style}{tag}{style:#}", case.case);
             if self.verbose {
@@ -135,13 +171,14 @@ impl RunReporter {
                 }
             }
         }
-        self.cases.push(case);
-        Ok(())
     }
 
     /// Ends the run: prints failures and the summary, writes every report, returns the exit
     /// code (3 when nothing could be judged).
     pub fn finish(self, interrupted: bool) -> anyhow::Result<u8> {
+        if let Some(pb) = &self.progress {
+            pb.finish_and_clear();
+        }
         let fail_on = self.header.fail_on;
         let summary =
             cdevents_reports::model::Summary::compute(&self.header, &self.cases, interrupted);
