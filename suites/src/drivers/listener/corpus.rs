@@ -313,7 +313,10 @@ pub fn cases(opts: &Options) -> Vec<Case> {
         hostile(spec, &v, opts, &mut out);
     }
     if opts.webhook {
-        handshake(opts.specs.first().copied().unwrap_or(SpecVersion::DEFAULT), &mut out);
+        handshake(
+            opts.specs.first().copied().unwrap_or(SpecVersion::DEFAULT),
+            &mut out,
+        );
     }
     out
 }
@@ -321,7 +324,10 @@ pub fn cases(opts: &Options) -> Vec<Case> {
 /// The webhook validation handshake (http-webhook 4): one OPTIONS request per rule.
 fn handshake(spec: SpecVersion, out: &mut Vec<Case>) {
     let options = |rate: bool| {
-        let mut headers = vec![("webhook-request-origin".to_owned(), WEBHOOK_ORIGIN.to_owned())];
+        let mut headers = vec![(
+            "webhook-request-origin".to_owned(),
+            WEBHOOK_ORIGIN.to_owned(),
+        )];
         if rate {
             headers.push(("webhook-request-rate".into(), "120".into()));
         }
@@ -332,13 +338,50 @@ fn handshake(spec: SpecVersion, out: &mut Vec<Case>) {
         })
     };
     for (id, req, what, rate, rule) in [
-        ("WH-015/options", "WH-015", "the OPTIONS validation handshake", false, Handshake::Granted),
-        ("WH-018/options", "WH-018", "the origin granted in the handshake", false, Handshake::Origin),
-        ("WH-019/options-rate", "WH-019", "a handshake asking for 120 requests a minute", true, Handshake::Rate),
-        ("WH-020/options", "WH-020", "the Allow header of the handshake answer", false, Handshake::Allow),
-        ("WH-021/options", "WH-021", "the status of a handshake not granted", false, Handshake::NotHandled),
+        (
+            "WH-015/options",
+            "WH-015",
+            "the OPTIONS validation handshake",
+            false,
+            Handshake::Granted,
+        ),
+        (
+            "WH-018/options",
+            "WH-018",
+            "the origin granted in the handshake",
+            false,
+            Handshake::Origin,
+        ),
+        (
+            "WH-019/options-rate",
+            "WH-019",
+            "a handshake asking for 120 requests a minute",
+            true,
+            Handshake::Rate,
+        ),
+        (
+            "WH-020/options",
+            "WH-020",
+            "the Allow header of the handshake answer",
+            false,
+            Handshake::Allow,
+        ),
+        (
+            "WH-021/options",
+            "WH-021",
+            "the status of a handshake not granted",
+            false,
+            Handshake::NotHandled,
+        ),
     ] {
-        out.push(Case::new(id.into(), req, spec, what, options(rate), Expect::Handshake(rule)));
+        out.push(Case::new(
+            id.into(),
+            req,
+            spec,
+            what,
+            options(rate),
+            Expect::Handshake(rule),
+        ));
     }
 }
 

@@ -223,7 +223,15 @@ pub async fn run_observed(
 /// The result of one observation verdict, with the first bad event as evidence.
 fn observed(cfg: &RunConfig, client: &Client, v: Verdict) -> CaseResult {
     let id = format!("{}/observed", v.requirement);
-    let mut r = result(cfg, &id, v.requirement, cfg.probe_spec, v.what, v.judgement, None);
+    let mut r = result(
+        cfg,
+        &id,
+        v.requirement,
+        cfg.probe_spec,
+        v.what,
+        v.judgement,
+        None,
+    );
     if r.status.is_pass() {
         return r;
     }
@@ -255,11 +263,15 @@ fn observed(cfg: &RunConfig, client: &Client, v: Verdict) -> CaseResult {
     });
     // Rerunning the case of the first bad event shows it again; an unknown event needs the
     // whole run.
-    r.reproduce = cfg.reproduce.as_ref().map(|p| match &v.sent {
-        Some(s) if !s.case.starts_with("probe") && s.case != "preflight" => {
-            format!("{p} --case {}", shell_quote(&s.case))
+    r.reproduce = cfg.reproduce.as_ref().map(|p| {
+        let case = v.sent.as_ref().map(|s| {
+            let c = s.case.strip_prefix("LIS-006/after/").unwrap_or(&s.case);
+            c.strip_suffix("/again").unwrap_or(c).to_owned()
+        });
+        match case {
+            Some(c) if c != "preflight" => format!("{p} --case {}", shell_quote(&c)),
+            _ => p.clone(),
         }
-        _ => p.clone(),
     });
     r
 }
@@ -347,7 +359,9 @@ async fn liveness(
         let Some((req, _)) = probe_request(cfg.probe_spec, cfg.seed, &label) else {
             break;
         };
-        let ex = send_retrying(client, &Payload::Http(req), &label, seen).await;
+        let payload = Payload::Http(req);
+        let name = format!("LIS-006/after/{label}");
+        let ex = send_retrying(client, &payload, &name, seen).await;
         let j = judge(Expect::Accepted, &ex.outcome);
         match &ex.outcome {
             Ok(_) => {
@@ -373,12 +387,7 @@ async fn liveness(
 
 /// Sends, and on 429 waits as Retry-After says (at most 2 s, 200 ms without it) and tries
 /// again, three times at most.
-async fn send_retrying(
-    client: &Client,
-    payload: &Payload,
-    case: &str,
-    log: &mut Log,
-) -> Exchange {
+async fn send_retrying(client: &Client, payload: &Payload, case: &str, log: &mut Log) -> Exchange {
     let mut attempt = 0;
     loop {
         let ex = client.send(payload).await;

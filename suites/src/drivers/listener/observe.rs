@@ -290,11 +290,8 @@ pub fn judge_forwarded(sent: &[Sent], rec: &Recording, settle: Duration) -> Vec<
     for e in &events {
         by_key.entry(&e.key).or_default().push(e);
     }
-    let is_accepted = |k: &(String, String)| {
-        by_key
-            .get(k)
-            .is_some_and(|v| v.iter().any(|e| accepted(e)))
-    };
+    let is_accepted =
+        |k: &(String, String)| by_key.get(k).is_some_and(|v| v.iter().any(|e| accepted(e)));
     let forwarded: Vec<(&Delivery, &Envelope, (String, String))> = rec
         .deliveries
         .iter()
@@ -329,7 +326,10 @@ pub fn judge_forwarded(sent: &[Sent], rec: &Recording, settle: Duration) -> Vec<
         let Some(list) = by_key.get(k) else {
             extra.concerned += 1;
             extra.bad.push(Bad {
-                what: format!("an event the kit never sent arrived (source {}, id {})", k.0, k.1),
+                what: format!(
+                    "an event the kit never sent arrived (source {}, id {})",
+                    k.0, k.1
+                ),
                 sent: None,
                 forwarded: Some(d),
                 diff: None,
@@ -353,7 +353,11 @@ pub fn judge_forwarded(sent: &[Sent], rec: &Recording, settle: Duration) -> Vec<
         let diffs: Vec<Vec<String>> = took.iter().map(|e| core_diff(&e.env, env)).collect();
         let Some(same) = diffs.iter().position(Vec::is_empty) else {
             altered.bad.push(Bad {
-                what: format!("{} arrived changed ({})", took[0].sent.case, diffs[0].join(", ")),
+                what: format!(
+                    "{} arrived changed ({})",
+                    took[0].sent.case,
+                    diffs[0].join(", ")
+                ),
                 sent: Some(took[0].sent),
                 forwarded: Some(d),
                 diff: Some(diffs[0].join("\n")),
@@ -361,7 +365,12 @@ pub fn judge_forwarded(sent: &[Sent], rec: &Recording, settle: Duration) -> Vec<
             continue;
         };
         let origin = took[same];
-        if origin.env.ce.as_ref().is_some_and(|c| !c.extensions.is_empty()) {
+        if origin
+            .env
+            .ce
+            .as_ref()
+            .is_some_and(|c| !c.extensions.is_empty())
+        {
             extensions.concerned += 1;
             let lost = extension_diff(&origin.env, env);
             if !lost.is_empty() {

@@ -208,7 +208,12 @@ fn forward_as_received(st: &Shared, headers: &HeaderMap, body: &[u8]) {
     let core = |n: &str| {
         matches!(
             n,
-            "ce-specversion" | "ce-id" | "ce-source" | "ce-type" | "ce-subject" | "ce-time"
+            "ce-specversion"
+                | "ce-id"
+                | "ce-source"
+                | "ce-type"
+                | "ce-subject"
+                | "ce-time"
                 | "ce-dataschema"
         )
     };
@@ -238,8 +243,16 @@ fn forward_as_received(st: &Shared, headers: &HeaderMap, body: &[u8]) {
                 o.retain(|k, _| {
                     matches!(
                         k.as_str(),
-                        "specversion" | "id" | "source" | "type" | "subject" | "time"
-                            | "datacontenttype" | "dataschema" | "data" | "data_base64"
+                        "specversion"
+                            | "id"
+                            | "source"
+                            | "type"
+                            | "subject"
+                            | "time"
+                            | "datacontenttype"
+                            | "dataschema"
+                            | "data"
+                            | "data_base64"
                     )
                 });
             }
