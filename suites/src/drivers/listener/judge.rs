@@ -289,6 +289,66 @@ mod tests {
     }
 
     #[test]
+    fn handshake_rules() {
+        use Handshake::*;
+        use Status::*;
+        let answer = |status, headers: &[(&str, &str)]| Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: vec![],
+        };
+        let origin = ("webhook-allowed-origin", WEBHOOK_ORIGIN);
+        let table = [
+            (Granted, answer(200, &[origin]), Passed),
+            (Granted, answer(200, &[]), Failed),
+            (Granted, answer(405, &[]), Failed),
+            (
+                Origin,
+                answer(200, &[("webhook-allowed-origin", "*")]),
+                Passed,
+            ),
+            (
+                Origin,
+                answer(200, &[("webhook-allowed-origin", "other.example")]),
+                Failed,
+            ),
+            (Origin, answer(405, &[]), Skipped),
+            (
+                Rate,
+                answer(200, &[origin, ("webhook-allowed-rate", "100")]),
+                Passed,
+            ),
+            (
+                Rate,
+                answer(200, &[origin, ("webhook-allowed-rate", "*")]),
+                Passed,
+            ),
+            (
+                Rate,
+                answer(200, &[origin, ("webhook-allowed-rate", "0")]),
+                Failed,
+            ),
+            (Rate, answer(200, &[origin]), Failed),
+            (Rate, answer(404, &[]), Skipped),
+            (Allow, answer(200, &[("allow", "OPTIONS, post")]), Passed),
+            (Allow, answer(200, &[("allow", "OPTIONS")]), Failed),
+            (Allow, answer(405, &[]), Failed),
+            (NotHandled, answer(405, &[]), Passed),
+            (NotHandled, answer(200, &[]), Passed),
+            (NotHandled, answer(404, &[]), Failed),
+            (NotHandled, answer(501, &[]), Failed),
+            (NotHandled, answer(200, &[origin]), Skipped),
+        ];
+        for (rule, r, want) in table {
+            let got = judge(Expect::Handshake(rule), &Ok(r.clone())).status;
+            assert_eq!(got, want, "{rule:?} {r:?}");
+        }
+    }
+
+    #[test]
     fn run_wide_rules() {
         let seen = |status, retry| Seen {
             case: "c".into(),

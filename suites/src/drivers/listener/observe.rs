@@ -411,3 +411,162 @@ pub fn judge_forwarded(sent: &[Sent], rec: &Recording, settle: Duration) -> Vec<
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drivers::listener::corpus::probe_request;
+    use crate::faults::Fault;
+    use crate::wire::{ce_attributes_for, encode, Mode};
+    use cdevents_schemas::SpecVersion;
+
+    fn event(label: &str) -> Value {
+        probe_request(SpecVersion::DEFAULT, 3, label)
+            .expect("a probe event")
+            .1
+    }
+
+    fn request(mode: Mode, ev: &Value, edit: impl FnOnce(&mut CeAttributes)) -> WireRequest {
+        let mut ce = ce_attributes_for(ev);
+        edit(&mut ce);
+        encode(mode, &[(ce, ev.clone())])
+    }
+
+    fn sent(case: &str, request: WireRequest, status: u16) -> Sent {
+        Sent {
+            case: case.into(),
+            request,
+            status,
+        }
+    }
+
+    /// What the sink would record for `req`.
+    fn delivery(index: u64, req: &WireRequest) -> Delivery {
+        let headers: Vec<(String, Vec<u8>)> = req
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone().into_bytes()))
+            .collect();
+        let events = decode_http_body(&headers, &req.body, Location::file("f"), &Limits::default())
+            .into_iter()
+            .filter_map(|i| i.result.ok())
+            .map(|envelope| {
+                let ce = envelope.ce.clone().unwrap_or_default();
+                crate::drivers::sender::EventRef {
+                    source: ce.source.unwrap_or_default(),
+                    id: ce.id.unwrap_or_default(),
+                    envelope,
+                }
+            })
+            .collect();
+        Delivery {
+            index,
+            connection: index,
+            received: Duration::ZERO,
+            answered: Duration::ZERO,
+            method: "POST".into(),
+            path: "/".into(),
+            headers,
+            body: req.body.clone(),
+            refused: None,
+            events,
+            decode_errors: Vec::new(),
+            attempt: 0,
+            fault: Fault::None,
+            status: Some(202),
+            retry_after: None,
+        }
+    }
+
+    fn statuses(sent: &[Sent], fwd: &[WireRequest]) -> Vec<(&'static str, Status)> {
+        let rec = Recording {
+            deliveries: fwd
+                .iter()
+                .enumerate()
+                .map(|(i, r)| delivery(i as u64, r))
+                .collect(),
+            ..Recording::default()
+        };
+        judge_forwarded(sent, &rec, Duration::from_secs(1))
+            .into_iter()
+            .map(|v| (v.requirement, v.judgement.status))
+            .collect()
+    }
+
+    use Status::{Failed, Passed, Skipped};
+
+    #[test]
+    fn unchanged_in_another_mode_passes() {
+        let ev = event("a");
+        let bin = request(Mode::Binary, &ev, |_| {});
+        let structured = request(Mode::Structured, &ev, |_| {});
+        assert_eq!(
+            statuses(&[sent("c", bin, 202)], &[structured]),
+            [
+                ("LIS-010", Passed),
+                ("LIS-011", Passed),
+                ("LIS-012", Skipped),
+                ("LIS-013", Skipped)
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_altered_and_extra_fail_their_requirement() {
+        let (a, b) = (event("a"), event("b"));
+        let req_a = request(Mode::Binary, &a, |_| {});
+        let req_b = request(Mode::Binary, &b, |_| {});
+        // a is taken but never arrives.
+        let s = statuses(&[sent("a", req_a.clone(), 202)], &[]);
+        assert_eq!(s[0], ("LIS-010", Failed));
+        // a arrives with another subject, or another time instant.
+        let other_subject = request(Mode::Binary, &a, |ce| ce.subject = Some("x".into()));
+        let s = statuses(&[sent("a", req_a.clone(), 202)], &[other_subject]);
+        assert_eq!(s[1], ("LIS-011", Failed));
+        let other_time = request(Mode::Binary, &a, |ce| {
+            ce.time = Some("2001-01-01T00:00:00Z".into())
+        });
+        let s = statuses(&[sent("a", req_a.clone(), 202)], &[other_time]);
+        assert_eq!(s[1], ("LIS-011", Failed));
+        // The same instant written otherwise is the same time.
+        let t = ce_attributes_for(&a).time.unwrap_or_default();
+        let same = chrono::DateTime::parse_from_rfc3339(&t)
+            .map(|d| {
+                d.with_timezone(&chrono::FixedOffset::east_opt(3600).expect("offset"))
+                    .to_rfc3339()
+            })
+            .unwrap_or_default();
+        let same_time = request(Mode::Binary, &a, |ce| ce.time = Some(same));
+        let s = statuses(&[sent("a", req_a.clone(), 202)], &[same_time]);
+        assert_eq!(s[1], ("LIS-011", Passed));
+        // b was refused and still forwarded; an event never sent arrives.
+        let s = statuses(
+            &[sent("a", req_a.clone(), 202), sent("b", req_b.clone(), 400)],
+            &[req_a.clone(), req_b],
+        );
+        assert_eq!(s[3], ("LIS-013", Failed));
+        let s = statuses(&[], &[req_a]);
+        assert_eq!(s[3], ("LIS-013", Failed));
+    }
+
+    #[test]
+    fn extensions_are_compared_as_strings() {
+        let ev = event("a");
+        let with = |v: Value| {
+            request(Mode::Structured, &ev, |ce| {
+                ce.extensions.insert("kitext".into(), v);
+            })
+        };
+        let sent_one = [sent("a", with(Value::from("7")), 202)];
+        assert_eq!(
+            statuses(&sent_one, &[with(Value::from(7))])[2],
+            ("LIS-012", Passed)
+        );
+        assert_eq!(
+            statuses(&sent_one, &[with(Value::from("8"))])[2],
+            ("LIS-012", Failed)
+        );
+        let stripped = request(Mode::Structured, &ev, |_| {});
+        assert_eq!(statuses(&sent_one, &[stripped])[2], ("LIS-012", Failed));
+    }
+}
