@@ -105,3 +105,44 @@ fn list_and_fault_list() {
     let (code, _, _) = test_listener(&["--list", "NOPE-"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn observe_judges_what_the_listener_forwards() {
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    for (fault, want) in [(None, 0), (Some("drop-forwarded"), 1)] {
+        let sink = format!("127.0.0.1:{}", free_port());
+        let forward = format!("http://{sink}/");
+        let r = Reference::start_with(fault, &["--forward", &forward]);
+        let (code, out, err) = test_listener(&[
+            "--target",
+            &r.url,
+            "--observe",
+            &sink,
+            "--settle",
+            "1s",
+            "--profile",
+            "webhook",
+        ]);
+        assert_eq!(code, want, "{fault:?}\n{out}\n{err}");
+        let line = if fault.is_some() {
+            "LIS-010/observed ... FAILED"
+        } else {
+            "LIS-010/observed ... ok"
+        };
+        assert!(out.contains(line), "{fault:?}: {out}");
+        assert!(out.contains("WH-015/options ... ok"), "{out}");
+        if fault.is_some() {
+            let reproduce = out
+                .lines()
+                .find(|l| l.contains(&format!("--observe {sink}")))
+                .unwrap_or_else(|| panic!("no reproduce line with --observe: {out}"));
+            assert!(reproduce.contains(" --case LIS-"), "{reproduce}");
+        }
+    }
+}

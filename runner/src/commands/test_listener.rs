@@ -6,7 +6,7 @@ use anyhow::Context;
 use cdevents_reports::model::{shell_quote, RunHeader, Suite};
 use cdevents_schemas::SpecVersion;
 use cdevents_suites::drivers::listener::{
-    cases, check_target, run as run_cases, Case, Options, RunConfig,
+    cases, check_target, run_observed, Case, Observer, Options, RunConfig,
 };
 
 use crate::cli::LevelArg;
@@ -21,6 +21,8 @@ Examples:
   cdevents-conformance test listener --target $URL LIS-004        # cases whose id starts so
   cdevents-conformance test listener --list
   cdevents-conformance test listener --target $URL --report-json report.json --fail-on must
+  cdevents-conformance test listener --target $URL --observe 127.0.0.1:9000 --profile webhook
+      # the listener forwards what it takes to http://127.0.0.1:9000/ (LIS-010..LIS-013)
 
 Most listener requirements are SHOULD (http-webhook 2.2 defers to RFC 7231), so --fail-on
 defaults to should here. A target that does not answer is an error of the run (exit 3).
@@ -36,6 +38,8 @@ Exit codes:
 pub enum Profile {
     /// Batched mode (application/cloudevents-batch+json).
     Batch,
+    /// The webhook abuse-protection handshake (OPTIONS, WebHook-Request-Origin).
+    Webhook,
 }
 
 /// `test listener` options.
@@ -94,6 +98,13 @@ pub struct Args {
     /// Size in bytes of the oversized body (WH-012).
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20, help_heading = "Corpus")]
     pub oversize: usize,
+    /// Start a sink here to which the listener forwards what it accepts, and check that every
+    /// accepted event arrives unchanged and nothing else does.
+    #[arg(long, value_name = "ADDR", help_heading = "Observation")]
+    pub observe: Option<std::net::SocketAddr>,
+    /// The longest wait, after the cases, for forwarded events to arrive.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration, help_heading = "Observation")]
+    pub settle: Duration,
     /// Only the case with this id, or ids starting with it (repeatable).
     #[arg(long = "case", value_name = "ID", help_heading = "Selection")]
     pub case: Vec<String>,
@@ -128,6 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         seed: args.seed,
         batch: args.profiles.contains(&Profile::Batch),
         oversize_bytes: args.oversize,
+        webhook: args.profiles.contains(&Profile::Webhook),
     };
     let prefixes: Vec<&String> = args.filters.iter().chain(&args.case).collect();
     let selected: Vec<Case> = cases(&opts)
@@ -163,7 +175,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     );
     header.target = Some(target.clone());
     header.spec_versions = opts.specs.iter().map(|v| v.as_str().to_owned()).collect();
-    header.profile = opts.batch.then(|| "batch".to_owned());
+    let profiles: Vec<&str> = [(opts.batch, "batch"), (opts.webhook, "webhook")]
+        .iter()
+        .filter_map(|&(on, name)| on.then_some(name))
+        .collect();
+    header.profile = (!profiles.is_empty()).then(|| profiles.join(","));
     header.seed = Some(args.seed);
     header.fail_on = args.fail_on.into();
     header.command_line = std::env::args().collect();
@@ -177,6 +193,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         probe_spec: opts.specs.first().copied().unwrap_or(SpecVersion::DEFAULT),
         reproduce: Some(reproduce_prefix(&args, &opts, &target)),
     };
+    let observer = match args.observe {
+        Some(addr) => Some(
+            rt.block_on(Observer::start(addr, args.settle))
+                .with_context(|| format!("--observe {addr}: cannot listen there"))?,
+        ),
+        None => None,
+    };
+    if let (Some(o), false) = (&observer, args.quiet) {
+        anstream::eprintln!(
+            "observing: the listener is to forward what it accepts to {}",
+            o.url()
+        );
+    }
     if let Err(e) = rt.block_on(check_target(&cfg)) {
         anstream::eprintln!("{FAIL}error{FAIL:#}: {e}; nothing was judged");
         return Ok(exit::INCONCLUSIVE);
@@ -184,7 +213,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let mut reporter =
         RunReporter::start(header, (*args.reports).clone(), args.quiet, args.verbose)?;
     let mut write_error = None;
-    let outcome = rt.block_on(run_cases(&cfg, selected, |r| {
+    let outcome = rt.block_on(run_observed(&cfg, selected, observer.as_ref(), |r| {
         if let Err(e) = reporter.case(r) {
             write_error.get_or_insert(e);
         }
@@ -222,6 +251,18 @@ fn reproduce_prefix(args: &Args, opts: &Options, target: &str) -> String {
     }
     if opts.batch {
         s.push_str(" --profile batch");
+    }
+    if opts.webhook {
+        s.push_str(" --profile webhook");
+    }
+    if let Some(addr) = args.observe {
+        s.push_str(&format!(" --observe {addr}"));
+        if args.settle != Duration::from_secs(2) {
+            s.push_str(&format!(
+                " --settle {}",
+                humantime::format_duration(args.settle)
+            ));
+        }
     }
     if opts.oversize_bytes != 8 << 20 {
         s.push_str(&format!(" --oversize {}", opts.oversize_bytes));

@@ -14,6 +14,12 @@ pub struct Reference {
 impl Reference {
     /// Starts it, conformant or broken with `--fault`.
     pub fn start(fault: Option<&str>) -> Reference {
+        Reference::start_with(fault, &[])
+    }
+
+    /// Starts it with more `reference listener` flags (`--forward URL`).
+    #[allow(dead_code)] // Not every test binary that includes this module forwards.
+    pub fn start_with(fault: Option<&str>, extra: &[&str]) -> Reference {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cdevents-conformance"));
         cmd.args([
             "--color",
@@ -26,6 +32,7 @@ impl Reference {
         if let Some(f) = fault {
             cmd.args(["--fault", f]);
         }
+        cmd.args(extra);
         let child = cmd
             .stdout(Stdio::piped())
             .spawn()

@@ -25,6 +25,8 @@ pub struct Options {
     pub batch: bool,
     /// Size of the oversized body (WH-012).
     pub oversize_bytes: usize,
+    /// Also try the webhook validation handshake (`--profile webhook`).
+    pub webhook: bool,
 }
 
 impl Default for Options {
@@ -35,6 +37,7 @@ impl Default for Options {
             seed: 0,
             batch: false,
             oversize_bytes: 8 << 20,
+            webhook: false,
         }
     }
 }
@@ -57,7 +60,28 @@ pub enum Expect {
     AcceptedOr(u16),
     /// Anything, even no answer: the verdict is the liveness probe that follows.
     Anything,
+    /// An answer to the webhook validation handshake, judged by one rule of http-webhook 4.2.
+    Handshake(Handshake),
 }
+
+/// The rules of the answer to the validation handshake (http-webhook 4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    /// Permission is granted: `WebHook-Allowed-Origin` is there (WH-015).
+    Granted,
+    /// A grant names the origin asked for, or `*` (WH-018).
+    Origin,
+    /// A grant to a request that asked for a rate carries `WebHook-Allowed-Rate`, `*` or a
+    /// positive integer (WH-019).
+    Rate,
+    /// The answer lists POST in `Allow` (WH-020).
+    Allow,
+    /// No grant and an error status: 405 (WH-021).
+    NotHandled,
+}
+
+/// The `WebHook-Request-Origin` the kit sends in the handshake.
+pub const WEBHOOK_ORIGIN: &str = "conformance.cdevents.example";
 
 impl Expect {
     /// What the spec allows, in words, for reports.
@@ -73,6 +97,17 @@ impl Expect {
             Expect::Status(s) => format!("status {s}"),
             Expect::AcceptedOr(s) => format!("a 2xx status, or {s}"),
             Expect::Anything => "any answer, then a valid event still taken".into(),
+            Expect::Handshake(h) => match h {
+                Handshake::Granted => "an answer carrying WebHook-Allowed-Origin".into(),
+                Handshake::Origin => {
+                    format!("WebHook-Allowed-Origin: {WEBHOOK_ORIGIN} or *, when granted")
+                }
+                Handshake::Rate => {
+                    "WebHook-Allowed-Rate: * or a positive integer, when granted".into()
+                }
+                Handshake::Allow => "an Allow header listing POST".into(),
+                Handshake::NotHandled => "a grant, or else 405 Method Not Allowed".into(),
+            },
         }
     }
 }
@@ -155,7 +190,10 @@ impl Case {
             what: what.into(),
             payload,
             expect,
-            probe_after: !matches!(expect, Expect::Accepted | Expect::AcceptedStrict),
+            probe_after: !matches!(
+                expect,
+                Expect::Accepted | Expect::AcceptedStrict | Expect::Handshake(_)
+            ),
             repeat: false,
             event: None,
         }
@@ -274,7 +312,77 @@ pub fn cases(opts: &Options) -> Vec<Case> {
         invalid_corpus(spec, &v, opts, &mut out);
         hostile(spec, &v, opts, &mut out);
     }
+    if opts.webhook {
+        handshake(
+            opts.specs.first().copied().unwrap_or(SpecVersion::DEFAULT),
+            &mut out,
+        );
+    }
     out
+}
+
+/// The webhook validation handshake (http-webhook 4): one OPTIONS request per rule.
+fn handshake(spec: SpecVersion, out: &mut Vec<Case>) {
+    let options = |rate: bool| {
+        let mut headers = vec![(
+            "webhook-request-origin".to_owned(),
+            WEBHOOK_ORIGIN.to_owned(),
+        )];
+        if rate {
+            headers.push(("webhook-request-rate".into(), "120".into()));
+        }
+        Payload::Http(WireRequest {
+            method: "OPTIONS".into(),
+            headers,
+            body: Vec::new(),
+        })
+    };
+    for (id, req, what, rate, rule) in [
+        (
+            "WH-015/options",
+            "WH-015",
+            "the OPTIONS validation handshake",
+            false,
+            Handshake::Granted,
+        ),
+        (
+            "WH-018/options",
+            "WH-018",
+            "the origin granted in the handshake",
+            false,
+            Handshake::Origin,
+        ),
+        (
+            "WH-019/options-rate",
+            "WH-019",
+            "a handshake asking for 120 requests a minute",
+            true,
+            Handshake::Rate,
+        ),
+        (
+            "WH-020/options",
+            "WH-020",
+            "the Allow header of the handshake answer",
+            false,
+            Handshake::Allow,
+        ),
+        (
+            "WH-021/options",
+            "WH-021",
+            "the status of a handshake not granted",
+            false,
+            Handshake::NotHandled,
+        ),
+    ] {
+        out.push(Case::new(
+            id.into(),
+            req,
+            spec,
+            what,
+            options(rate),
+            Expect::Handshake(rule),
+        ));
+    }
 }
 
 fn modes(opts: &Options) -> Vec<Mode> {
@@ -745,13 +853,13 @@ fn invalid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case
                 &ev,
             ));
         }
-        let id = format!("LIS-005/{v}{mode}/ce-source-contradicts");
+        let id = format!("LIS-009/{v}{mode}/ce-source-contradicts");
         if let Some(ev) = ev_for(&id) {
             let mut ce = ce_attributes_for(&ev);
             ce.source = Some("/kit/another-source".into());
             out.push(case(
                 id,
-                "LIS-005",
+                "LIS-009",
                 "a CloudEvents source other than context.source",
                 Payload::Http(with_attrs(mode, ce, &ev)),
                 Expect::NotServerError,
@@ -791,14 +899,14 @@ fn invalid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case
         ("subject", "kit-other-subject"),
         ("time", "2001-01-01T00:00:00Z"),
     ] {
-        let id = format!("LIS-005/{v}binary/ce-{attr}-contradicts");
+        let id = format!("LIS-009/{v}binary/ce-{attr}-contradicts");
         let Some(ev) = ev_for(&id) else { continue };
         let mut req = single(Mode::Binary, &ev);
         set_header(&mut req, &format!("ce-{attr}"), value);
         let what = format!("a ce-{attr} other than the CDEvent's");
         out.push(case(
             id,
-            "LIS-005",
+            "LIS-009",
             &what,
             Payload::Http(req),
             Expect::NotServerError,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use cdevents_reports::model::{shell_quote, CaseResult, Evidence, Status};
+use cdevents_reports::model::{shell_quote, CaseResult, Evidence, HttpMessage, Status};
 use cdevents_reports::{Level, Role};
 use cdevents_schemas::SpecVersion;
 use tokio::task::JoinSet;
@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::client::{Client, Exchange, Response, SendError, Target};
 use super::corpus::{probe_request, Case, Expect, Payload};
 use super::judge::{every_answer, judge, Judgement, Seen};
+use super::observe::{Observer, Sent, Verdict};
 use crate::requirements::Catalogue;
 
 /// How a run goes.
@@ -67,14 +68,22 @@ pub enum RunError {
 
 /// Sends one valid event and requires an HTTP answer (any status) within the timeout.
 pub async fn preflight(client: &Client, cfg: &RunConfig) -> Result<(), RunError> {
+    preflight_logged(client, cfg, &mut Log::default()).await
+}
+
+async fn preflight_logged(client: &Client, cfg: &RunConfig, log: &mut Log) -> Result<(), RunError> {
     let unreachable = |why: String| RunError::Unreachable {
         url: cfg.target.clone(),
         why,
     };
     let (req, _) = probe_request(cfg.probe_spec, cfg.seed, "preflight")
         .ok_or_else(|| RunError::BadTarget("cannot generate a probe event".into()))?;
-    match client.send(&Payload::Http(req)).await.outcome {
-        Ok(_) => Ok(()),
+    let payload = Payload::Http(req);
+    match client.send(&payload).await.outcome {
+        Ok(r) => {
+            log.sent(&payload, "preflight", &r);
+            Ok(())
+        }
         Err(SendError::Timeout(t)) => Err(unreachable(format!(
             "a valid event got no HTTP answer within {}",
             humantime::format_duration(t)
@@ -94,18 +103,68 @@ pub async fn check_target(cfg: &RunConfig) -> Result<(), RunError> {
 pub async fn run(
     cfg: &RunConfig,
     cases: Vec<Case>,
+    emit: impl FnMut(CaseResult),
+) -> Result<(), RunError> {
+    run_observed(cfg, cases, None, emit).await
+}
+
+/// What the run sent and heard, for the run-wide checks.
+#[derive(Debug, Default)]
+struct Log {
+    seen: Vec<Seen>,
+    /// Every request with a CloudEvent and its status, kept only under observation.
+    sent: Option<Vec<Sent>>,
+}
+
+impl Log {
+    fn observing() -> Self {
+        Log {
+            seen: Vec::new(),
+            sent: Some(Vec::new()),
+        }
+    }
+
+    fn sent(&mut self, payload: &Payload, case: &str, r: &Response) {
+        if let (Some(sent), Some(req)) = (self.sent.as_mut(), payload.request()) {
+            sent.push(Sent {
+                case: case.to_owned(),
+                request: req.clone(),
+                status: r.status,
+            });
+        }
+    }
+
+    fn extend(&mut self, other: Log) {
+        self.seen.extend(other.seen);
+        if let (Some(a), Some(b)) = (self.sent.as_mut(), other.sent) {
+            a.extend(b);
+        }
+    }
+}
+
+/// [`run`], and with an [`Observer`] the forwarded-event checks (LIS-010 to LIS-013) after
+/// the cases: the listener under test forwards what it accepts to the observer's sink.
+pub async fn run_observed(
+    cfg: &RunConfig,
+    cases: Vec<Case>,
+    observer: Option<&Observer>,
     mut emit: impl FnMut(CaseResult),
 ) -> Result<(), RunError> {
     let target = Target::parse(&cfg.target).map_err(RunError::BadTarget)?;
     let client = Client::new(target, cfg.timeout).map_err(RunError::BadTarget)?;
-    preflight(&client, cfg).await?;
+    let mut log = if observer.is_some() {
+        Log::observing()
+    } else {
+        Log::default()
+    };
+    let observing = observer.is_some();
+    preflight_logged(&client, cfg, &mut log).await?;
     let started = Instant::now();
     let over_budget = || started.elapsed() > cfg.budget;
     let budget_note = format!(
         "not run: the time budget of {} ran out",
         humantime::format_duration(cfg.budget)
     );
-    let mut seen: Vec<Seen> = Vec::new();
     let (sequential, parallel): (Vec<Case>, Vec<Case>) =
         cases.into_iter().partition(Case::sequential);
 
@@ -119,11 +178,11 @@ pub async fn run(
                 continue;
             }
             let (client, cfg) = (client.clone(), cfg.clone());
-            set.spawn(async move { exec(&client, &cfg, &case).await });
+            set.spawn(async move { exec(&client, &cfg, &case, observing).await });
         }
         match set.join_next().await {
             Some(Ok(done)) => {
-                seen.extend(done.seen);
+                log.extend(done.log);
                 done.results.into_iter().for_each(&mut emit);
             }
             Some(Err(e)) => return Err(RunError::BadTarget(format!("a case task failed: {e}"))),
@@ -142,32 +201,97 @@ pub async fn run(
             emit(not_run(cfg, &case, &budget_note));
             continue;
         }
-        let done = exec(&client, cfg, &case).await;
-        seen.extend(done.seen);
+        let done = exec(&client, cfg, &case, observing).await;
+        log.extend(done.log);
         done.results.into_iter().for_each(&mut emit);
         if done.probe_silent {
             dead = Some(case.id.clone());
         }
     }
 
-    for r in run_wide(cfg, &seen) {
+    for r in run_wide(cfg, &log.seen) {
         emit(r);
     }
+    if let (Some(obs), Some(sent)) = (observer, &log.sent) {
+        for v in obs.judge(sent).await {
+            emit(observed(cfg, &client, v));
+        }
+    }
     Ok(())
+}
+
+/// The result of one observation verdict, with the first bad event as evidence.
+fn observed(cfg: &RunConfig, client: &Client, v: Verdict) -> CaseResult {
+    let id = format!("{}/observed", v.requirement);
+    let mut r = result(
+        cfg,
+        &id,
+        v.requirement,
+        cfg.probe_spec,
+        v.what,
+        v.judgement,
+        None,
+    );
+    if r.status.is_pass() {
+        return r;
+    }
+    let forwarded = v.forwarded.as_ref().map(|d| {
+        let headers: Vec<(&str, &[u8])> = d
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        HttpMessage::capped(
+            format!("{} {} HTTP/1.1 (as forwarded)", d.method, d.path),
+            headers,
+            &d.body,
+        )
+    });
+    r.evidence = Some(Evidence {
+        request: v
+            .sent
+            .as_ref()
+            .map(|s| client.message_of(&s.request))
+            .or_else(|| forwarded.clone()),
+        event: v
+            .forwarded
+            .as_ref()
+            .and_then(|d| d.events.first())
+            .map(|e| e.envelope.cdevent.clone()),
+        diff: v.diff.clone(),
+        ..Evidence::default()
+    });
+    // Rerunning the case of the first bad event shows it again; an unknown event needs the
+    // whole run.
+    r.reproduce = cfg.reproduce.as_ref().map(|p| {
+        let case = v.sent.as_ref().map(|s| {
+            let c = s.case.strip_prefix("LIS-006/after/").unwrap_or(&s.case);
+            c.strip_suffix("/again").unwrap_or(c).to_owned()
+        });
+        match case {
+            Some(c) if c != "preflight" => format!("{p} --case {}", shell_quote(&c)),
+            _ => p.clone(),
+        }
+    });
+    r
 }
 
 /// What one case produced.
 struct Done {
     results: Vec<CaseResult>,
-    seen: Vec<Seen>,
+    log: Log,
     /// The liveness probe after it got no answer, twice.
     probe_silent: bool,
 }
 
 /// Runs one case: the request (twice for redelivery), its verdict, and its probe.
-async fn exec(client: &Client, cfg: &RunConfig, case: &Case) -> Done {
+async fn exec(client: &Client, cfg: &RunConfig, case: &Case, observing: bool) -> Done {
     let t0 = Instant::now();
-    let mut seen = Vec::new();
+    let mut seen = if observing {
+        Log::observing()
+    } else {
+        Log::default()
+    };
     let mut ex = send_retrying(client, &case.payload, &case.id, &mut seen).await;
     let mut j = judge(case.expect, &ex.outcome);
     if case.repeat && j.status == Status::Passed {
@@ -217,7 +341,7 @@ async fn exec(client: &Client, cfg: &RunConfig, case: &Case) -> Done {
     results.insert(0, r);
     Done {
         results,
-        seen,
+        log: seen,
         probe_silent,
     }
 }
@@ -227,7 +351,7 @@ async fn liveness(
     client: &Client,
     cfg: &RunConfig,
     case: &Case,
-    seen: &mut Vec<Seen>,
+    seen: &mut Log,
 ) -> (Judgement, bool) {
     let mut last = None;
     for attempt in ["", "/again"] {
@@ -235,7 +359,9 @@ async fn liveness(
         let Some((req, _)) = probe_request(cfg.probe_spec, cfg.seed, &label) else {
             break;
         };
-        let ex = send_retrying(client, &Payload::Http(req), &label, seen).await;
+        let payload = Payload::Http(req);
+        let name = format!("LIS-006/after/{label}");
+        let ex = send_retrying(client, &payload, &name, seen).await;
         let j = judge(Expect::Accepted, &ex.outcome);
         match &ex.outcome {
             Ok(_) => {
@@ -261,18 +387,14 @@ async fn liveness(
 
 /// Sends, and on 429 waits as Retry-After says (at most 2 s, 200 ms without it) and tries
 /// again, three times at most.
-async fn send_retrying(
-    client: &Client,
-    payload: &Payload,
-    case: &str,
-    seen: &mut Vec<Seen>,
-) -> Exchange {
+async fn send_retrying(client: &Client, payload: &Payload, case: &str, log: &mut Log) -> Exchange {
     let mut attempt = 0;
     loop {
         let ex = client.send(payload).await;
         let wait = match &ex.outcome {
             Ok(r) => {
-                seen.push(Seen::of(case, r));
+                log.seen.push(Seen::of(case, r));
+                log.sent(payload, case, r);
                 (r.status == 429 && attempt < 3).then(|| retry_after(r))
             }
             Err(_) => None,

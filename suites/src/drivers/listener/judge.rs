@@ -4,7 +4,7 @@
 use cdevents_reports::model::Status;
 
 use super::client::{Response, SendError};
-use super::corpus::Expect;
+use super::corpus::{Expect, Handshake, WEBHOOK_ORIGIN};
 
 /// The verdict of one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,12 +95,82 @@ pub fn judge(expect: Expect, outcome: &Result<Response, SendError>) -> Judgement
         Expect::AcceptedOr(_) if (200..300).contains(&s) => ok("taken (allowed)"),
         Expect::AcceptedOr(want) if s == want => ok("refused with the status the spec names"),
         Expect::AcceptedOr(want) => (Status::Failed, format!("neither taken nor answered {want}")),
+        Expect::Handshake(rule) => handshake(rule, r),
     };
     Judgement {
         status,
         message,
         expected,
         actual: describe(r),
+    }
+}
+
+/// One rule of the answer to the validation handshake (http-webhook 4.2).
+fn handshake(rule: Handshake, r: &Response) -> (Status, String) {
+    let origin = r.header("webhook-allowed-origin").map(str::trim);
+    let verdict = |ok: bool, pass: &str, fail: String| {
+        if ok {
+            (Status::Passed, pass.to_owned())
+        } else {
+            (Status::Failed, fail)
+        }
+    };
+    let not_granted = || {
+        (
+            Status::Skipped,
+            "the handshake was not granted (WH-015 judges that)".to_owned(),
+        )
+    };
+    match rule {
+        Handshake::Granted => verdict(
+            origin.is_some(),
+            "permission granted",
+            format!(
+                "no WebHook-Allowed-Origin in the answer (HTTP {}): the target does not take part in the abuse protection handshake",
+                r.status
+            ),
+        ),
+        Handshake::Origin => match origin {
+            None => not_granted(),
+            Some(o) => verdict(
+                o == "*" || o == WEBHOOK_ORIGIN,
+                "the origin asked for, or *",
+                format!("WebHook-Allowed-Origin is `{o}`, neither `{WEBHOOK_ORIGIN}` nor `*`"),
+            ),
+        },
+        Handshake::Rate => match (origin, r.header("webhook-allowed-rate").map(str::trim)) {
+            (None, _) => not_granted(),
+            (Some(_), None) => (
+                Status::Failed,
+                "granted without WebHook-Allowed-Rate, though the request asked for a rate"
+                    .into(),
+            ),
+            (Some(_), Some(rate)) => verdict(
+                rate == "*" || rate.parse::<u64>().is_ok_and(|n| n > 0),
+                "an allowed rate of * or a positive integer",
+                format!("WebHook-Allowed-Rate is `{rate}`, neither * nor a positive integer"),
+            ),
+        },
+        Handshake::Allow => {
+            let allow = r.header("allow").unwrap_or_default();
+            verdict(
+                allow
+                    .split(',')
+                    .any(|m| m.trim().eq_ignore_ascii_case("POST")),
+                "Allow lists POST",
+                format!("Allow is `{allow}`, without POST"),
+            )
+        }
+        Handshake::NotHandled if origin.is_some() => (
+            Status::Skipped,
+            "the handshake was granted, so the rule for targets that do not handle OPTIONS does not apply"
+                .to_owned(),
+        ),
+        Handshake::NotHandled => verdict(
+            (200..300).contains(&r.status) || r.status == 405,
+            "no grant, answered 2xx or 405",
+            format!("no grant and HTTP {}: a target that does not handle OPTIONS answers 405", r.status),
+        ),
     }
 }
 
@@ -215,6 +285,66 @@ mod tests {
                 want,
                 "{expect:?} {outcome:?}"
             );
+        }
+    }
+
+    #[test]
+    fn handshake_rules() {
+        use Handshake::*;
+        use Status::*;
+        let answer = |status, headers: &[(&str, &str)]| Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: vec![],
+        };
+        let origin = ("webhook-allowed-origin", WEBHOOK_ORIGIN);
+        let table = [
+            (Granted, answer(200, &[origin]), Passed),
+            (Granted, answer(200, &[]), Failed),
+            (Granted, answer(405, &[]), Failed),
+            (
+                Origin,
+                answer(200, &[("webhook-allowed-origin", "*")]),
+                Passed,
+            ),
+            (
+                Origin,
+                answer(200, &[("webhook-allowed-origin", "other.example")]),
+                Failed,
+            ),
+            (Origin, answer(405, &[]), Skipped),
+            (
+                Rate,
+                answer(200, &[origin, ("webhook-allowed-rate", "100")]),
+                Passed,
+            ),
+            (
+                Rate,
+                answer(200, &[origin, ("webhook-allowed-rate", "*")]),
+                Passed,
+            ),
+            (
+                Rate,
+                answer(200, &[origin, ("webhook-allowed-rate", "0")]),
+                Failed,
+            ),
+            (Rate, answer(200, &[origin]), Failed),
+            (Rate, answer(404, &[]), Skipped),
+            (Allow, answer(200, &[("allow", "OPTIONS, post")]), Passed),
+            (Allow, answer(200, &[("allow", "OPTIONS")]), Failed),
+            (Allow, answer(405, &[]), Failed),
+            (NotHandled, answer(405, &[]), Passed),
+            (NotHandled, answer(200, &[]), Passed),
+            (NotHandled, answer(404, &[]), Failed),
+            (NotHandled, answer(501, &[]), Failed),
+            (NotHandled, answer(200, &[origin]), Skipped),
+        ];
+        for (rule, r, want) in table {
+            let got = judge(Expect::Handshake(rule), &Ok(r.clone())).status;
+            assert_eq!(got, want, "{rule:?} {r:?}");
         }
     }
 

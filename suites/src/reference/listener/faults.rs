@@ -44,6 +44,20 @@ pub enum Fault {
     CaseSensitiveMediaType,
     /// Refuses quoted-string ce- header values.
     RejectQuotedHeader,
+    /// Does not forward every third event it takes (`--forward`).
+    DropForwarded,
+    /// Forwards events with another time (`--forward`).
+    AlterForwarded,
+    /// Forwards events without their extension attributes (`--forward`).
+    StripExtensions,
+    /// Forwards events it refused, too (`--forward`).
+    ForwardRejected,
+    /// Answers the webhook validation handshake with an origin other than the one asked for.
+    HandshakeWrongOrigin,
+    /// Grants the webhook validation handshake without WebHook-Allowed-Rate.
+    HandshakeNoRate,
+    /// Answers OPTIONS 404: no handshake, and not the 405 the spec names.
+    Handshake404,
 }
 
 /// A `--fault` name that is not one.
@@ -53,7 +67,7 @@ pub struct UnknownFault(pub String);
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 19] = [
+    pub const ALL: [Fault; 26] = [
         Fault::AcceptInvalidJson,
         Fault::ServerErrorOnInvalidEvent,
         Fault::IgnoreContentType,
@@ -73,6 +87,13 @@ impl Fault {
         Fault::RejectNullAttribute,
         Fault::CaseSensitiveMediaType,
         Fault::RejectQuotedHeader,
+        Fault::DropForwarded,
+        Fault::AlterForwarded,
+        Fault::StripExtensions,
+        Fault::ForwardRejected,
+        Fault::HandshakeWrongOrigin,
+        Fault::HandshakeNoRate,
+        Fault::Handshake404,
     ];
 
     /// The `--fault` name.
@@ -97,6 +118,13 @@ impl Fault {
             Fault::RejectNullAttribute => "reject-null-attribute",
             Fault::CaseSensitiveMediaType => "case-sensitive-media-type",
             Fault::RejectQuotedHeader => "reject-quoted-header",
+            Fault::DropForwarded => "drop-forwarded",
+            Fault::AlterForwarded => "alter-forwarded",
+            Fault::StripExtensions => "strip-extensions",
+            Fault::ForwardRejected => "forward-rejected",
+            Fault::HandshakeWrongOrigin => "handshake-wrong-origin",
+            Fault::HandshakeNoRate => "handshake-no-rate",
+            Fault::Handshake404 => "handshake-404",
         }
     }
 
@@ -104,7 +132,7 @@ impl Fault {
     pub fn breaks(self) -> &'static [&'static str] {
         match self {
             Fault::AcceptInvalidJson => &["LIS-004"],
-            Fault::ServerErrorOnInvalidEvent => &["LIS-005"],
+            Fault::ServerErrorOnInvalidEvent => &["LIS-005", "LIS-009"],
             Fault::IgnoreContentType => &["WH-011"],
             Fault::RejectStructured => &["LIS-001", "CE-HTTP-016", "CE-HTTP-017"],
             Fault::HangAfterMalformed => &["LIS-006"],
@@ -122,6 +150,13 @@ impl Fault {
             Fault::RejectNullAttribute => &["CE-HTTP-018"],
             Fault::CaseSensitiveMediaType => &["CDE-CE-018"],
             Fault::RejectQuotedHeader => &["CE-HTTP-009"],
+            Fault::DropForwarded => &["LIS-010"],
+            Fault::AlterForwarded => &["LIS-011"],
+            Fault::StripExtensions => &["LIS-012"],
+            Fault::ForwardRejected => &["LIS-013"],
+            Fault::HandshakeWrongOrigin => &["WH-018"],
+            Fault::HandshakeNoRate => &["WH-019"],
+            Fault::Handshake404 => &["WH-015", "WH-021"],
         }
     }
 
@@ -151,6 +186,19 @@ impl Fault {
             Fault::RejectNullAttribute => "refuses a structured event with a JSON null attribute",
             Fault::CaseSensitiveMediaType => "compares media types case-sensitively",
             Fault::RejectQuotedHeader => "refuses quoted-string ce- header values",
+            Fault::DropForwarded => "does not forward every third event it takes (--forward)",
+            Fault::AlterForwarded => "forwards events with another time attribute (--forward)",
+            Fault::StripExtensions => {
+                "forwards events without their extension attributes (--forward)"
+            }
+            Fault::ForwardRejected => "forwards the events it refused, too (--forward)",
+            Fault::HandshakeWrongOrigin => {
+                "grants the OPTIONS handshake to an origin other than the one asked for"
+            }
+            Fault::HandshakeNoRate => {
+                "grants the OPTIONS handshake without WebHook-Allowed-Rate when a rate was asked"
+            }
+            Fault::Handshake404 => "answers the OPTIONS handshake 404",
         }
     }
 }

@@ -81,6 +81,8 @@ struct Shared {
     seen: Mutex<HashSet<(String, String)>>,
     hung: AtomicBool,
     requests: AtomicU64,
+    /// Events taken, for the drop-forwarded fault.
+    taken: AtomicU64,
     forward: Option<reqwest::Client>,
 }
 
@@ -103,6 +105,7 @@ pub async fn spawn_reference_listener(
         seen: Mutex::new(HashSet::new()),
         hung: AtomicBool::new(false),
         requests: AtomicU64::new(0),
+        taken: AtomicU64::new(0),
         forward,
     });
     let app = Router::new().fallback(handle).with_state(shared);
@@ -130,7 +133,7 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     match parts.method {
         Method::POST => {}
-        Method::OPTIONS => return handshake(&parts.headers),
+        Method::OPTIONS => return handshake(&parts.headers, fault),
         _ => return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST, OPTIONS")]).into_response(),
     }
     let n = st.requests.fetch_add(1, Ordering::SeqCst);
@@ -176,19 +179,17 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     if answer.malformed && fault == Some(Fault::HangAfterMalformed) {
         st.hung.store(true, Ordering::SeqCst);
     }
-    if answer.status.is_success() {
-        if let (Some(client), Some(url)) = (&st.forward, &st.cfg.forward) {
-            let mut rb = client.post(url.as_str());
-            for (n, v) in &parts.headers {
-                if n != "host" && n != "content-length" {
-                    rb = rb.header(n, v);
-                }
-            }
-            let rb = rb.body(bytes.clone());
-            tokio::spawn(async move {
-                let _ = rb.send().await;
-            });
+    let forward = match fault {
+        _ if answer.status.is_success() => {
+            fault != Some(Fault::DropForwarded) || st.taken.fetch_add(1, Ordering::SeqCst) % 3 != 2
         }
+        Some(Fault::ForwardRejected) => answer.status.is_client_error(),
+        _ => false,
+    };
+    if forward {
+        forward_as_received(&st, &parts.headers, &bytes);
+    }
+    if answer.status.is_success() {
         return match fault {
             Some(Fault::Empty200) => StatusCode::OK.into_response(),
             _ => StatusCode::ACCEPTED.into_response(),
@@ -197,14 +198,88 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     problem(answer.status, answer.detail)
 }
 
-/// The webhook validation handshake (http-webhook 4): permission for any origin.
-fn handshake(h: &HeaderMap) -> Response {
+/// Passes a request on to `--forward` as it came (bent by the forwarding faults), in the
+/// background: the sender's answer does not wait for the next hop.
+fn forward_as_received(st: &Shared, headers: &HeaderMap, body: &[u8]) {
+    let (Some(client), Some(url)) = (&st.forward, &st.cfg.forward) else {
+        return;
+    };
+    let fault = st.cfg.fault;
+    let core = |n: &str| {
+        matches!(
+            n,
+            "ce-specversion"
+                | "ce-id"
+                | "ce-source"
+                | "ce-type"
+                | "ce-subject"
+                | "ce-time"
+                | "ce-dataschema"
+        )
+    };
+    let mut body = body.to_vec();
+    let mut rb = client.post(url.as_str());
+    for (n, v) in headers {
+        let name = n.as_str();
+        if name == "host" || name == "content-length" {
+            continue;
+        }
+        if fault == Some(Fault::StripExtensions) && name.starts_with("ce-") && !core(name) {
+            continue;
+        }
+        if fault == Some(Fault::AlterForwarded) && name == "ce-time" {
+            rb = rb.header(n, "2001-01-01T00:00:00Z");
+            continue;
+        }
+        rb = rb.header(n, v);
+    }
+    // Structured mode: the same edits on the envelope.
+    if matches!(fault, Some(Fault::StripExtensions | Fault::AlterForwarded)) {
+        if let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(&body) {
+            if fault == Some(Fault::AlterForwarded) && o.contains_key("time") {
+                o.insert("time".into(), Value::from("2001-01-01T00:00:00Z"));
+            }
+            if fault == Some(Fault::StripExtensions) {
+                o.retain(|k, _| {
+                    matches!(
+                        k.as_str(),
+                        "specversion"
+                            | "id"
+                            | "source"
+                            | "type"
+                            | "subject"
+                            | "time"
+                            | "datacontenttype"
+                            | "dataschema"
+                            | "data"
+                            | "data_base64"
+                    )
+                });
+            }
+            body = serde_json::to_vec(&Value::Object(o)).unwrap_or(body);
+        }
+    }
+    let rb = rb.body(body);
+    tokio::spawn(async move {
+        let _ = rb.send().await;
+    });
+}
+
+/// The webhook validation handshake (http-webhook 4): permission for any origin, at any rate.
+fn handshake(h: &HeaderMap, fault: Option<Fault>) -> Response {
+    if fault == Some(Fault::Handshake404) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let mut r = Response::new(Body::empty());
     let hs = r.headers_mut();
     hs.insert("allow", "POST, OPTIONS".parse().expect("static header"));
     if let Some(origin) = h.get("webhook-request-origin") {
-        hs.insert("webhook-allowed-origin", origin.clone());
-        if h.contains_key("webhook-request-rate") {
+        let granted = match fault {
+            Some(Fault::HandshakeWrongOrigin) => "origin.invalid".parse().expect("static header"),
+            _ => origin.clone(),
+        };
+        hs.insert("webhook-allowed-origin", granted);
+        if fault != Some(Fault::HandshakeNoRate) {
             hs.insert("webhook-allowed-rate", "*".parse().expect("static header"));
         }
     }
