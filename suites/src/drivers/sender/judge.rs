@@ -89,6 +89,16 @@ impl FromStr for Ordering {
     }
 }
 
+impl fmt::Display for Ordering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ordering::None => "none",
+            Ordering::PerSubject => "per-subject",
+            Ordering::Total => "total",
+        })
+    }
+}
+
 /// What the sender claims, and what the sink allowed.
 #[derive(Debug, Clone, Default)]
 pub struct Claims {
@@ -324,7 +334,7 @@ pub fn judge(
     let mut events: HashMap<u64, Event> = HashMap::new();
     let checker = EventChecker::new(registry).force_version(spec);
     let mut seen = SeenIds::default();
-    let mut by_req: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
+    let mut by_req: BTreeMap<String, Vec<(Finding, &Delivery)>> = BTreeMap::new();
     let mut counted = 0usize;
     for d in &deliveries {
         for e in &d.events {
@@ -365,7 +375,7 @@ pub fn judge(
             for f in findings {
                 let mut f = f;
                 f.message = format!("{} (request #{}): {}", ev.name(), d.index, f.message);
-                by_req.entry(f.id.clone()).or_default().push(f);
+                by_req.entry(f.id.clone()).or_default().push((f, *d));
             }
             ev.attempts.push(attempt);
         }
@@ -840,7 +850,7 @@ fn last_answer(e: &Event) -> String {
     }
 }
 
-fn event_case(id: &str, findings: Vec<Finding>, counted: usize) -> CaseResult {
+fn event_case(id: &str, findings: Vec<(Finding, &Delivery)>, counted: usize) -> CaseResult {
     if findings.is_empty() {
         return case(
             id,
@@ -856,9 +866,18 @@ fn event_case(id: &str, findings: Vec<Finding>, counted: usize) -> CaseResult {
         Status::Failed,
         format!(
             "{n} findings in {counted} events; first: {}",
-            findings[0].message
+            findings[0].0.message
         ),
     );
-    c.findings = findings.into_iter().take(MAX_EXAMPLES).collect();
+    // The request that carried the first finding, and its event as decoded.
+    let first = findings[0].1;
+    let mut ev = evidence(first);
+    ev.event = first.events.first().map(|e| e.envelope.cdevent.clone());
+    c.evidence = Some(ev);
+    c.findings = findings
+        .into_iter()
+        .take(MAX_EXAMPLES)
+        .map(|(f, _)| f)
+        .collect();
     c
 }

@@ -474,16 +474,22 @@ async fn handle(sh: Arc<Shared>, connection: u64, req: Request<Incoming>) -> Ans
     Ok(r)
 }
 
-async fn apply(sh: &Arc<Shared>, mut d: Delivery) -> Answer {
-    let cfg = &sh.config;
+/// Decodes the events of a recorded request (as the sink does when it arrives, and a replay
+/// does from a recording file).
+pub(super) fn decode_events(d: &mut Delivery, limits: &Limits) {
     let items: Vec<Item> =
-        decode_http_body(&d.headers, &d.body, Location::file("request"), &cfg.limits);
+        decode_http_body(&d.headers, &d.body, Location::file("request"), limits);
     for item in items {
         match item.result {
             Ok(env) => d.events.push(event_ref(env)),
             Err(e) => d.decode_errors.push(format!("{}: {e}", item.location)),
         }
     }
+}
+
+async fn apply(sh: &Arc<Shared>, mut d: Delivery) -> Answer {
+    let cfg = &sh.config;
+    decode_events(&mut d, &cfg.limits);
     if d.events.is_empty() {
         // Nothing to fault: the request itself is bad.
         d.status = Some(400);
