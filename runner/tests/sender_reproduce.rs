@@ -97,7 +97,10 @@ fn a_triggered_sender_case_fails_again_then_passes_with_the_fixed_sender() {
     // The same trigger, seed and plan: the same requirement fails again.
     let (code, out) = run(&["reproduce", path(&results), "SND-006"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("failed again") && out.contains("SND-006"), "{out}");
+    assert!(
+        out.contains("failed again") && out.contains("SND-006"),
+        "{out}"
+    );
 
     // The fixed sender, named by the caller: it passes.
     let fixed = trigger("");
@@ -182,7 +185,8 @@ fn an_external_sender_case_re_judges_the_recorded_requests() {
     let ev = c.evidence.as_ref().expect("evidence");
     let req = ev.request.as_ref().expect("the request");
     assert!(
-        req.header("ce-type").is_some_and(|t| t.ends_with(".mismatch")),
+        req.header("ce-type")
+            .is_some_and(|t| t.ends_with(".mismatch")),
         "{req:?}"
     );
     assert!(ev.event.is_some(), "the decoded event");

@@ -347,10 +347,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// Checks a recorded command and gives the arguments to pass to this binary, without the
 /// `--trigger` of a `test sender` command, which is returned apart, unchecked (see
 /// [`vet_trigger`]).
-fn parse_command(
-    recorded: &str,
-    case_id: &str,
-) -> anyhow::Result<(Vec<String>, Option<String>)> {
+fn parse_command(recorded: &str, case_id: &str) -> anyhow::Result<(Vec<String>, Option<String>)> {
     if !recorded.starts_with(&format!("{PROGRAM} ")) {
         bail!("it does not start with `{PROGRAM} `");
     }
@@ -726,7 +723,11 @@ mod tests {
             t,
             "/opt/kit/cdevents-conformance reference sender --timeout 300ms --count 6 --fault no-retry-on-503"
         );
-        let t = vet_trigger("cdevents-conformance reference sender --target http://10.0.0.1/", exe).unwrap();
+        let t = vet_trigger(
+            "cdevents-conformance reference sender --target http://10.0.0.1/",
+            exe,
+        )
+        .unwrap();
         assert!(!t.contains("10.0.0.1"), "{t}");
         for bad in [
             "my-sender --once",

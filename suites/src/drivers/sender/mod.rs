@@ -24,4 +24,6 @@ mod sink;
 pub use judge::{judge, Claims, Guarantee, Ordering};
 pub use lifecycle::{lifecycle_rank, LIFECYCLES};
 pub use record::{read_recording, write_recording, RecordingError, RECORDING_VERSION};
-pub use sink::{Delivery, EventRef, ManifestEntry, Recording, Sink, SinkConfig, SinkStats};
+pub use sink::{
+    Delivery, EventRef, ManifestEntry, Recording, Sink, SinkConfig, SinkStats, REDIRECT_PATH,
+};

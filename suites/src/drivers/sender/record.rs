@@ -30,9 +30,7 @@ const MAX_LINE: usize = 16 << 20;
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 enum Line {
-    Recording {
-        version: u32,
-    },
+    Recording { version: u32 },
     Delivery(Box<RecordedDelivery>),
     Manifest(ManifestEntry),
 }
@@ -272,7 +270,10 @@ mod tests {
         assert_eq!(a.headers, b.headers);
         assert_eq!(a.body, b.body);
         assert_eq!((a.received, a.answered), (b.received, b.answered));
-        assert_eq!((a.fault, a.status, a.attempt), (b.fault, b.status, b.attempt));
+        assert_eq!(
+            (a.fault, a.status, a.attempt),
+            (b.fault, b.status, b.attempt)
+        );
         assert_eq!(a.decode_errors, b.decode_errors);
         assert_eq!(a.events.len(), b.events.len());
     }
