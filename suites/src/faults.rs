@@ -8,8 +8,10 @@
 //!   429 with `Retry-After`, 408, a delay past the sender's timeout, a reset connection) or
 //!   `hostile` (those and the permanent client errors 400, 413 and 415);
 //! - `KIND:RATE` items, each the share of deliveries (0 to 1) answered that way, where `KIND`
-//!   is `503`, `500`, `429`, `408`, `400`, `413`, `415`, `delay` or `reset`. They add to or
-//!   override the named plan's rates; the rates may sum to at most 1;
+//!   is `503`, `500`, `429`, `408`, `400`, `413`, `415`, `delay`, `reset`, `410` (Gone: the
+//!   sender should stop delivering) or `redirect` (307 to a path of the sink that is never
+//!   given out; no named plan includes these two). They add to or override the named plan's
+//!   rates; the rates may sum to at most 1;
 //! - settings `max=N` (at most N faults per event: attempt N and later always succeed, so
 //!   that every event *can* be delivered; default 3), `delay=DURATION` (how long a `delay`
 //!   fault holds the answer before answering 503; default 10s; pick more than the sender's
@@ -47,11 +49,16 @@ pub enum FaultKind {
     Delay,
     /// Close the connection without answering.
     Reset,
+    /// 410 Gone: the sender should stop delivering to this target (WH-008).
+    S410,
+    /// 307 Temporary Redirect to a path of the sink that is never given out: a sender must not
+    /// follow it (WH-005).
+    Redirect,
 }
 
 impl FaultKind {
     /// Every kind, in the order plans are written.
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::S503,
         FaultKind::S500,
         FaultKind::S429,
@@ -61,6 +68,8 @@ impl FaultKind {
         FaultKind::S415,
         FaultKind::Delay,
         FaultKind::Reset,
+        FaultKind::S410,
+        FaultKind::Redirect,
     ];
 
     /// The name used in plans.
@@ -75,6 +84,8 @@ impl FaultKind {
             FaultKind::S415 => "415",
             FaultKind::Delay => "delay",
             FaultKind::Reset => "reset",
+            FaultKind::S410 => "410",
+            FaultKind::Redirect => "redirect",
         }
     }
 
@@ -89,12 +100,20 @@ impl FaultKind {
             FaultKind::S413 => Some(413),
             FaultKind::S415 => Some(415),
             FaultKind::Reset => None,
+            FaultKind::S410 => Some(410),
+            FaultKind::Redirect => Some(307),
         }
     }
 
     /// Whether a sender must not repeat the same request after it (a permanent client error).
     pub fn is_permanent(self) -> bool {
         matches!(self, FaultKind::S400 | FaultKind::S413 | FaultKind::S415)
+    }
+
+    /// Whether a conformant sender gives the event up after it: a permanent client error, 410
+    /// Gone, or a redirect it must not follow.
+    pub fn ends_delivery(self) -> bool {
+        self.is_permanent() || matches!(self, FaultKind::S410 | FaultKind::Redirect)
     }
 }
 
@@ -146,7 +165,7 @@ impl fmt::Display for Fault {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FaultPlanError {
     /// Not a fault kind.
-    #[error("unknown fault `{0}` (expected 503, 500, 429, 408, 400, 413, 415, delay or reset)")]
+    #[error("unknown fault `{0}` (expected 503, 500, 429, 408, 400, 413, 415, delay, reset, 410 or redirect)")]
     UnknownKind(String),
     /// Not a named plan, `KIND:RATE` nor a setting.
     #[error("cannot read `{0}` in a fault plan: expected none, transient, hostile, KIND:RATE, max=N, delay=DURATION or retry-after=SECONDS")]

@@ -65,6 +65,8 @@ async fn conformant_under_every_plan() {
         ("none", Mode::Batch, 3),
         ("transient,delay=400ms,retry-after=1", Mode::Binary, 4),
         ("hostile,delay=400ms", Mode::Structured, 5),
+        ("redirect:0.3,max=1", Mode::Binary, 6),
+        ("410:0.2,max=1", Mode::Binary, 7),
     ] {
         let cases = run(None, plan, mode, seed).await;
         assert!(!cases.is_empty());
@@ -106,5 +108,68 @@ async fn hostile_plan_exercises_the_retry_rules() {
             "{id}: {:#?}",
             cases.iter().find(|c| c.case == id)
         );
+    }
+}
+
+fn status_of(cases: &[CaseResult], id: &str) -> Option<Status> {
+    cases.iter().find(|c| c.case == id).map(|c| c.status)
+}
+
+/// The newer rules are judged (not skipped) on a conformant run, and pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encoding_sequence_trace_chain_and_order_rules_pass_on_the_reference() {
+    let cases = run(None, "503:0.3", Mode::Binary, 12).await;
+    for id in [
+        "CE-HTTP-004",
+        "CE-HTTP-005",
+        "SND-010",
+        "SND-011",
+        "CDE-LNK-007",
+        "SND-014",
+        "SND-015",
+        "SND-016",
+    ] {
+        assert_eq!(
+            status_of(&cases, id),
+            Some(Status::Passed),
+            "{id}: {:#?}",
+            cases.iter().find(|c| c.case == id)
+        );
+    }
+    for (plan, id) in [
+        ("redirect:0.3,max=1", "WH-005"),
+        ("410:0.2,max=1", "WH-008"),
+    ] {
+        let cases = run(None, plan, Mode::Binary, 13).await;
+        assert_eq!(status_of(&cases, id), Some(Status::Passed), "{plan}");
+    }
+}
+
+/// Every failed case names the request it judged, except losses of events that never arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_cases_carry_the_request() {
+    for fault in [
+        SenderFault::CeTypeMismatch,
+        SenderFault::RawHeaderValues,
+        SenderFault::UnpaddedSequence,
+    ] {
+        let cases = run(Some(fault), fault.exposed_by(), Mode::Binary, 3).await;
+        let failed: Vec<&CaseResult> = cases
+            .iter()
+            .filter(|c| c.status == Status::Failed)
+            .collect();
+        assert!(!failed.is_empty(), "{fault}");
+        // An event that never arrived (here: undecodable requests) has no request of its own.
+        for c in failed
+            .into_iter()
+            .filter(|c| !c.message.contains("never arrived"))
+        {
+            let req = c.evidence.as_ref().and_then(|e| e.request.as_ref());
+            assert!(
+                req.is_some_and(|r| r.start_line.starts_with("POST ")),
+                "{fault}: {} has no request: {c:#?}",
+                c.case
+            );
+        }
     }
 }

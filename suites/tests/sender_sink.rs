@@ -181,3 +181,54 @@ async fn thousands_of_connections_are_bounded() {
     assert!(rec.stats.over_capacity >= 100, "{:?}", rec.stats);
     judged_ok(sink);
 }
+
+/// hyper hands the sink each header value's bytes as sent (obs-text included), so that
+/// CE-HTTP-004/005 judge what the sender wrote; names arrive lower-cased (hyper keeps the
+/// original case only in a private extension), which no rule depends on: header names are
+/// case-insensitive (RFC 9110 §5.1).
+#[tokio::test]
+async fn raw_header_bytes_reach_the_judge() {
+    let sink = sink().await;
+    let cat = cdevents_schemas::catalogue::for_version(SpecVersion::DEFAULT);
+    let t = &cat
+        .event_by_name("pipelinerun", "queued")
+        .unwrap()
+        .type_name;
+    let ev = sample(SpecVersion::DEFAULT, t, 2).unwrap();
+    let mut req = encode(Mode::Binary, &[(ce_attributes_for(&ev), ev)]);
+    req.headers
+        .push(("CE-Comment".to_owned(), "x%c3%a9".to_owned()));
+    let mut raw = raw_request(&req, &sink.addr().to_string(), "/");
+    // A raw UTF-8 é in a second extension, spliced into the head as bytes.
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    raw.splice(at..at, b"\r\nce-note: caf\xc3\xa9".iter().copied());
+    let mut s = TcpStream::connect(sink.addr()).await.unwrap();
+    s.write_all(&raw).await.unwrap();
+    let answer = read_all(&mut s, Duration::from_millis(500)).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 400"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    let rec = sink.stop();
+    let d = &rec.deliveries[0];
+    assert_eq!(d.header("ce-comment").as_deref(), Some("x%c3%a9"));
+    let note = d.headers.iter().find(|(n, _)| n == "ce-note").unwrap();
+    assert_eq!(note.1, b"caf\xc3\xa9");
+    let cases = judge(
+        &rec,
+        &Claims::default(),
+        &FaultPlan::none(),
+        None,
+        &Registry::embedded().unwrap(),
+        None,
+    );
+    let get = |id: &str| cases.iter().find(|c| c.case == id).unwrap();
+    let c4 = get("CE-HTTP-004");
+    assert_eq!(c4.status, cdevents_reports::model::Status::Failed);
+    assert!(c4.message.contains("0xC3"), "{}", c4.message);
+    assert_eq!(
+        get("CE-HTTP-005").status,
+        cdevents_reports::model::Status::Failed
+    );
+}

@@ -7,6 +7,7 @@ pub mod reference_sender;
 pub mod report;
 pub mod reproduce;
 pub mod requirements;
+pub mod sender_repro;
 pub mod test_listener;
 pub mod test_sender;
 pub mod validate;

@@ -6,8 +6,10 @@
 //!
 //! Results files are untrusted input (anyone can hand you one), so the recorded command is never
 //! given to a shell: it is split into words here, shell syntax other than quoting is refused, it
-//! must be a `cdevents-conformance test listener` command that selects the case, and flags that
-//! write files or run other programs are refused. Report files the caller's environment asks
+//! must be a `cdevents-conformance test listener|sender` command that selects the case, and
+//! flags that write files or run other programs are refused; a sender command's `--trigger`
+//! runs only this kit's reference sender unless the caller names another with `--trigger`
+//! (see [`super::sender_repro`] for what a sender reproduction re-runs). Report files the caller's environment asks
 //! for (`CDEVENTS_CONFORMANCE_RESULTS` and friends) are not written by the re-run either.
 
 use std::path::{Path, PathBuf};
@@ -27,9 +29,16 @@ Examples:
   cdevents-conformance reproduce results.jsonl WH-006/binary --target http://127.0.0.1:8080/events
   cdevents-conformance reproduce results.jsonl WH-006/binary --print   # command, request, curl
 
-The results file comes from `test listener --results FILE`. Only cases that did not pass carry
-a reproduce command. The command is run without a shell, by this binary; it must be a
-`cdevents-conformance test listener ... --case ID` command.
+The results file comes from `test listener|sender --results FILE`. Only cases that did not pass
+carry a reproduce command. The command is run without a shell, by this binary; it must be a
+`cdevents-conformance test listener|sender ... --case ID` command.
+
+Sender cases: a run with --trigger is re-run with the same fault plan and seed; the recorded
+trigger is run only if it is this kit's reference sender (else pass --trigger CMD, e.g. the
+fixed sender). A run against an externally started sender re-judges its recorded requests
+(`test sender --replay FILE`): the kit cannot start that sender again.
+  cdevents-conformance reproduce results.jsonl SND-006
+  cdevents-conformance reproduce results.jsonl SND-006 --trigger './my-sender --once'
 
 Exit codes:
   0  the case passes now (or --print)
@@ -49,6 +58,29 @@ const REFUSED_FLAGS: &[&str] = &[
     "--report-html",
     "--badge",
     "--trigger",
+    "--record",
+    "--listen",
+];
+
+/// The reference sender's flags a recorded trigger may carry (none writes files or runs
+/// programs; `--target` is dropped: the re-run's sink is named by the environment).
+const TRIGGER_FLAGS: &[&str] = &[
+    "--count",
+    "--spec",
+    "--mode",
+    "--seed",
+    "--fault",
+    "--timeout",
+    "--max-attempts",
+];
+
+/// How a trigger names the sink; replaced by a placeholder before its words are read.
+const SINK_VARIABLES: &[&str] = &[
+    "\"$CDEVENTS_SINK_URL\"",
+    "\"${CDEVENTS_SINK_URL}\"",
+    "$CDEVENTS_SINK_URL",
+    "\"$K_SINK\"",
+    "$K_SINK",
 ];
 
 /// Environment variables that would make the re-run write report files, or change which
@@ -76,6 +108,10 @@ pub struct Args {
     /// Run against this URL instead of the recorded target (e.g. the fixed build).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// For a `test sender` case: run this sender instead of the recorded trigger (e.g. the
+    /// fixed build). A recorded trigger is run only if it is this kit's reference sender.
+    #[arg(long, value_name = "CMD")]
+    pub trigger: Option<String>,
     /// Only print the command, the request that was sent and a curl command; run nothing.
     #[arg(long)]
     pub print: bool,
@@ -97,15 +133,30 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             args.results.display()
         );
     };
-    let mut argv = parse_command(recorded, &case.case).with_context(|| {
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let refusal = || {
         format!(
             "refusing the reproduce command of case {}: `{}`",
             sanitize(&case.case),
             sanitize(recorded)
         )
-    })?;
+    };
+    let (mut argv, trigger) = parse_command(recorded, &case.case).with_context(refusal)?;
+    let sender = argv[1] == "sender";
     if let Some(t) = &args.target {
+        if sender {
+            bail!("--target is for listener cases; a sender case takes --trigger CMD");
+        }
         set_flag(&mut argv, "--target", t);
+    }
+    match (&args.trigger, trigger) {
+        (Some(_), _) if !sender => bail!("--trigger is for sender cases"),
+        (Some(t), _) => set_flag(&mut argv, "--trigger", t),
+        (None, Some(t)) => {
+            let t = vet_trigger(&t, &exe).with_context(refusal)?;
+            set_flag(&mut argv, "--trigger", &t);
+        }
+        (None, None) => {}
     }
     if !has_flag(&argv, "--fail-on") {
         // One case runs: any failure of it, whatever its level, is a failure again.
@@ -118,7 +169,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
 
-    let exe = std::env::current_exe().context("cannot find this program's path")?;
     let verdict_file = TempFile::new().context("cannot create a temporary results file")?;
     anstream::eprintln!(
         "{BOLD}reproducing{BOLD:#} {} ({} {}, was {}):\n  {line}",
@@ -294,8 +344,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// Checks a recorded command and gives the arguments to pass to this binary.
-fn parse_command(recorded: &str, case_id: &str) -> anyhow::Result<Vec<String>> {
+/// Checks a recorded command and gives the arguments to pass to this binary, without the
+/// `--trigger` of a `test sender` command, which is returned apart, unchecked (see
+/// [`vet_trigger`]).
+fn parse_command(recorded: &str, case_id: &str) -> anyhow::Result<(Vec<String>, Option<String>)> {
     if !recorded.starts_with(&format!("{PROGRAM} ")) {
         bail!("it does not start with `{PROGRAM} `");
     }
@@ -304,10 +356,15 @@ fn parse_command(recorded: &str, case_id: &str) -> anyhow::Result<Vec<String>> {
     if program != PROGRAM {
         bail!("it does not run `{PROGRAM}`");
     }
-    if argv.len() < 2 || argv[0] != "test" || argv[1] != "listener" {
-        bail!("only `{PROGRAM} test listener` commands are run");
+    if argv.len() < 2 || argv[0] != "test" || !matches!(argv[1].as_str(), "listener" | "sender") {
+        bail!("only `{PROGRAM} test listener` and `{PROGRAM} test sender` commands are run");
     }
-    for w in argv {
+    let (argv, trigger) = if argv[1] == "sender" {
+        take_flag(argv, "--trigger")?
+    } else {
+        (argv.to_vec(), None)
+    };
+    for w in &argv {
         if let Some(f) = REFUSED_FLAGS
             .iter()
             .find(|f| w == *f || w.starts_with(&format!("{f}=")))
@@ -318,14 +375,86 @@ fn parse_command(recorded: &str, case_id: &str) -> anyhow::Result<Vec<String>> {
             bail!("it carries --list: it would run no case");
         }
     }
-    let selected = flag_values(argv, "--case");
+    let selected = flag_values(&argv, "--case");
     if !selected.iter().any(|v| v == case_id) {
         bail!(
             "it does not select the case with `--case {}`",
             shell_quote(case_id)
         );
     }
-    Ok(argv.to_vec())
+    Ok((argv, trigger))
+}
+
+/// Removes the one `flag VALUE` (or `flag=VALUE`) of `argv`, returning its value.
+fn take_flag(argv: &[String], flag: &str) -> anyhow::Result<(Vec<String>, Option<String>)> {
+    let eq = format!("{flag}=");
+    let mut out = Vec::with_capacity(argv.len());
+    let mut value = None;
+    let mut it = argv.iter();
+    while let Some(w) = it.next() {
+        let v = if w == flag {
+            Some(it.next().context("a flag has no value")?.clone())
+        } else {
+            w.strip_prefix(&eq).map(str::to_owned)
+        };
+        match v {
+            Some(_) if value.is_some() => bail!("it carries {flag} twice"),
+            Some(v) => value = Some(v),
+            None => out.push(w.clone()),
+        }
+    }
+    Ok((out, value))
+}
+
+/// Checks the trigger of a recorded `test sender` command: it may only run this kit's
+/// reference sender (by any path: this very binary runs instead), with flags that write no
+/// file and run no program, and without `--target`, so that it delivers to the re-run's own
+/// sink. Gives the trigger to run, quoted for the `sh -c` of `test sender`.
+fn vet_trigger(trigger: &str, exe: &Path) -> anyhow::Result<String> {
+    let mut t = trigger.to_owned();
+    for v in SINK_VARIABLES {
+        t = t.replace(v, "@SINK@");
+    }
+    let words = split_words(&t).context("in its --trigger")?;
+    let (program, rest) = words.split_first().context("its --trigger is empty")?;
+    let name = Path::new(program).file_name().and_then(|n| n.to_str());
+    if name != Some(PROGRAM) || rest.len() < 2 || rest[0] != "reference" || rest[1] != "sender" {
+        bail!(
+            "its --trigger does not run `{PROGRAM} reference sender`; pass --trigger CMD to \
+             run your own sender"
+        );
+    }
+    let mut out = vec![
+        shell_quote(&exe.to_string_lossy()),
+        "reference".to_owned(),
+        "sender".to_owned(),
+    ];
+    let mut it = rest[2..].iter();
+    while let Some(w) = it.next() {
+        let (flag, inline) = match w.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
+            _ => (w.as_str(), None),
+        };
+        if flag == "--target" {
+            if inline.is_none() {
+                it.next();
+            }
+            continue;
+        }
+        if !TRIGGER_FLAGS.contains(&flag) {
+            bail!("its --trigger carries `{}`, which is not a reference-sender option a reproduction may use", sanitize(w));
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => it.next().context("a trigger flag has no value")?.clone(),
+        };
+        if value.contains("@SINK@") {
+            bail!("its --trigger passes the sink URL to {flag}");
+        }
+        out.push(flag.to_owned());
+        out.push(shell_quote(&value));
+    }
+    Ok(out.join(" "))
 }
 
 /// Values of `--flag V` and `--flag=V`.
@@ -559,7 +688,7 @@ mod tests {
     fn accepts_only_listener_commands_that_select_the_case() {
         let ok = "cdevents-conformance test listener --target http://127.0.0.1:1/ --seed 0 --spec 0.5.1 --case WH-006/binary";
         assert_eq!(
-            parse_command(ok, "WH-006/binary").unwrap()[..2],
+            parse_command(ok, "WH-006/binary").unwrap().0[..2],
             ["test", "listener"]
         );
         assert!(parse_command(ok, "WH-006").is_err());
@@ -567,7 +696,9 @@ mod tests {
             "sh -c 'cdevents-conformance test listener --case X'",
             "cdevents-conformance-evil test listener --case X",
             "cdevents-conformance reference listener --case X",
-            "cdevents-conformance test sender --trigger 'rm -rf ~' --case X",
+            "cdevents-conformance test sender --record /tmp/x --case X",
+            "cdevents-conformance test sender --listen 0.0.0.0:80 --case X",
+            "cdevents-conformance test sender --trigger a --trigger b --case X",
             "cdevents-conformance test listener --case X --report-html /tmp/x",
             "cdevents-conformance test listener --case X --results=/tmp/x",
             "cdevents-conformance test listener --case X; id",
@@ -578,6 +709,55 @@ mod tests {
                 "{bad:?} should be refused"
             );
         }
+    }
+
+    #[test]
+    fn only_the_reference_sender_is_a_trusted_trigger() {
+        let exe = Path::new("/opt/kit/cdevents-conformance");
+        let t = vet_trigger(
+            "'/tmp/build/cdevents-conformance' reference sender --target \"$CDEVENTS_SINK_URL\" --timeout 300ms --count=6 --fault no-retry-on-503",
+            exe,
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            "/opt/kit/cdevents-conformance reference sender --timeout 300ms --count 6 --fault no-retry-on-503"
+        );
+        let t = vet_trigger(
+            "cdevents-conformance reference sender --target http://10.0.0.1/",
+            exe,
+        )
+        .unwrap();
+        assert!(!t.contains("10.0.0.1"), "{t}");
+        for bad in [
+            "my-sender --once",
+            "/tmp/evil reference sender",
+            "cdevents-conformance test sender --trigger x",
+            "cdevents-conformance reference sender; id",
+            "cdevents-conformance reference sender --count $(id)",
+            "cdevents-conformance reference sender --results /tmp/x",
+            "cdevents-conformance reference sender --fault \"$CDEVENTS_SINK_URL\"",
+            "cdevents-conformance reference listener --listen 0.0.0.0:80",
+        ] {
+            assert!(vet_trigger(bad, exe).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn sender_commands_give_their_trigger_apart() {
+        let (argv, t) = parse_command(
+            "cdevents-conformance test sender --trigger 'x y' --faults 503:0.5 --seed 3 --case SND-006",
+            "SND-006",
+        )
+        .unwrap();
+        assert_eq!(t.as_deref(), Some("x y"));
+        assert!(!argv.iter().any(|w| w == "--trigger"), "{argv:?}");
+        let (_, t) = parse_command(
+            "cdevents-conformance test sender --replay /tmp/r.jsonl --case SND-006",
+            "SND-006",
+        )
+        .unwrap();
+        assert_eq!(t, None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `test sender`: host a sink, let the sender under test deliver to it, judge every request.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -8,11 +9,13 @@ use anyhow::Context;
 use cdevents_reports::model::{RunHeader, Suite};
 use cdevents_schemas::{Registry, SpecVersion};
 use cdevents_suites::drivers::sender::{
-    judge, Claims, Guarantee, ManifestEntry, Ordering, Sink, SinkConfig,
+    judge, read_recording, write_recording, Claims, Guarantee, ManifestEntry, Ordering, Sink,
+    SinkConfig,
 };
 use cdevents_suites::faults::FaultPlan;
 use tokio::io::AsyncBufReadExt;
 
+use super::sender_repro;
 use crate::cli::LevelArg;
 use crate::exit;
 use crate::reporting::{sanitize, ReportArgs, RunReporter};
@@ -94,6 +97,17 @@ pub struct Args {
     /// Print the request and answer of each case.
     #[arg(long, short, help_heading = "Output")]
     pub verbose: bool,
+    /// Only report the case with this id, or ids starting with it (repeatable); every rule is
+    /// still judged over the whole run.
+    #[arg(long = "case", value_name = "ID", help_heading = "Selection")]
+    pub case: Vec<String>,
+    /// Write every request received (raw) and the manifest to FILE, for `--replay`. Without a
+    /// trigger and with `--results`, they are written beside the results file.
+    #[arg(long, value_name = "FILE", help_heading = "Sink")]
+    pub record: Option<PathBuf>,
+    /// Judge the requests of a recording file (`--record`) instead of listening.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["trigger", "record"], help_heading = "Sink")]
+    pub replay: Option<PathBuf>,
     #[command(flatten)]
     pub reports: Box<ReportArgs>,
 }
@@ -138,6 +152,52 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 async fn run_async(args: Args) -> anyhow::Result<u8> {
     let registry = Registry::embedded().context("the embedded registry does not load")?;
     let (guarantee, ordering) = (args.guarantee, args.ordering);
+    let (rec, manifest, url) = match &args.replay {
+        Some(file) => {
+            let f = std::fs::File::open(file)
+                .with_context(|| format!("cannot open the recording {}", file.display()))?;
+            let (rec, manifest) =
+                read_recording(std::io::BufReader::new(f), &SinkConfig::default().limits)
+                    .with_context(|| format!("cannot replay {}", file.display()))?;
+            (rec, manifest, format!("replay of {}", file.display()))
+        }
+        None => listen(&args).await?,
+    };
+    if let Some(path) = sender_repro::record_path(&args) {
+        let write = || -> std::io::Result<()> {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            write_recording(&mut f, &rec, Some(&manifest))
+        };
+        write().with_context(|| format!("cannot write the recording {}", path.display()))?;
+    }
+    let claims = Claims {
+        guarantee,
+        ordering,
+        allow_batch: args.allow_batch,
+    };
+    let manifest = (!manifest.is_empty()).then_some(manifest);
+    let mut cases = judge(
+        &rec,
+        &claims,
+        &args.faults,
+        manifest.as_deref(),
+        &registry,
+        args.spec,
+    );
+    let prefix = sender_repro::reproduce_prefix(&args, sender_repro::record_path(&args).as_deref());
+    sender_repro::attach(&mut cases, prefix.as_deref());
+    cases.retain(|c| sender_repro::selected(c, &args.case));
+    report(args, rec, cases, url)
+}
+
+/// Hosts the sink, runs the trigger or waits for the external sender, and returns what arrived.
+async fn listen(
+    args: &Args,
+) -> anyhow::Result<(
+    cdevents_suites::drivers::sender::Recording,
+    Vec<ManifestEntry>,
+    String,
+)> {
     let sink = Sink::start(SinkConfig {
         listen: args.listen,
         plan: (*args.faults).clone(),
@@ -201,22 +261,15 @@ async fn run_async(args: Args) -> anyhow::Result<u8> {
     }
     // Let answers in flight (a delay fault) be recorded.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let rec = sink.stop();
-    let claims = Claims {
-        guarantee,
-        ordering,
-        allow_batch: args.allow_batch,
-    };
-    let manifest = (!manifest.is_empty()).then_some(manifest);
-    let cases = judge(
-        &rec,
-        &claims,
-        &args.faults,
-        manifest.as_deref(),
-        &registry,
-        args.spec,
-    );
+    Ok((sink.stop(), manifest, url))
+}
 
+fn report(
+    args: Args,
+    rec: cdevents_suites::drivers::sender::Recording,
+    cases: Vec<cdevents_reports::model::CaseResult>,
+    url: String,
+) -> anyhow::Result<u8> {
     let mut header = RunHeader::new(
         Suite::Sender,
         env!("CARGO_PKG_VERSION"),

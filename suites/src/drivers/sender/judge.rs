@@ -89,6 +89,16 @@ impl FromStr for Ordering {
     }
 }
 
+impl fmt::Display for Ordering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ordering::None => "none",
+            Ordering::PerSubject => "per-subject",
+            Ordering::Total => "total",
+        })
+    }
+}
+
 /// What the sender claims, and what the sink allowed.
 #[derive(Debug, Clone, Default)]
 pub struct Claims {
@@ -112,6 +122,8 @@ struct Attempt<'a> {
     content: u64,
     timestamp: Option<String>,
     ce: (Option<String>, Option<String>, Option<String>),
+    /// The `sequence` extension (SND-010).
+    sequence: Option<String>,
 }
 
 struct Event<'a> {
@@ -140,10 +152,16 @@ impl Event<'_> {
     fn acknowledged(&self) -> bool {
         self.attempts.iter().any(|a| a.d.acknowledged())
     }
+    /// Whether the sink answered something after which a sender gives the event up.
     fn got_permanent(&self) -> bool {
         self.attempts
             .iter()
-            .any(|a| a.d.fault.kind().is_some_and(FaultKind::is_permanent))
+            .any(|a| a.d.fault.kind().is_some_and(FaultKind::ends_delivery))
+    }
+    fn chain_id(&self) -> Option<&str> {
+        self.cdevent
+            .pointer("/context/chainId")
+            .and_then(Value::as_str)
     }
 }
 
@@ -292,6 +310,10 @@ pub fn judge(
         "no delivery exceeded the sink's cap",
         too_large,
     ));
+    out.extend(header_encoding(&deliveries));
+    out.push(redirects(&deliveries));
+    out.push(after_gone(&deliveries));
+    out.push(trace_context(&deliveries));
     let batches: Vec<(String, Option<&Delivery>)> = deliveries
         .iter()
         .filter(|d| {
@@ -324,7 +346,7 @@ pub fn judge(
     let mut events: HashMap<u64, Event> = HashMap::new();
     let checker = EventChecker::new(registry).force_version(spec);
     let mut seen = SeenIds::default();
-    let mut by_req: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
+    let mut by_req: BTreeMap<String, Vec<(Finding, &Delivery)>> = BTreeMap::new();
     let mut counted = 0usize;
     for d in &deliveries {
         for e in &d.events {
@@ -343,6 +365,7 @@ pub fn judge(
                     ce.and_then(|c| c.subject.clone()),
                     ce.and_then(|c| c.time.clone()),
                 ),
+                sequence: ce.and_then(|c| extension_text(c, "sequence")),
             };
             let mut findings = Vec::new();
             if let Some(f) = seen.observe(cdevent) {
@@ -365,7 +388,7 @@ pub fn judge(
             for f in findings {
                 let mut f = f;
                 f.message = format!("{} (request #{}): {}", ev.name(), d.index, f.message);
-                by_req.entry(f.id.clone()).or_default().push(f);
+                by_req.entry(f.id.clone()).or_default().push((f, *d));
             }
             ev.attempts.push(attempt);
         }
@@ -474,18 +497,22 @@ pub fn judge(
             }
         }
     }
-    let mut c4 = verdict(
-        "SND-004",
-        "",
-        "no event was delivered again after an acknowledgement",
-        p4,
-    );
+    let msg4 = "no event was delivered again after an acknowledgement";
     if claims.guarantee == Guarantee::ExactlyOnce {
-        c4.level = Level::Must;
-        c4.message
-            .push_str(" (MUST: the sender claims exactly-once)");
+        out.push(verdict(
+            "SND-016",
+            "",
+            &format!("{msg4} (the sender claims exactly-once)"),
+            p4.clone(),
+        ));
+    } else {
+        out.push(skipped(
+            "SND-016",
+            "",
+            "no exactly-once claim (--guarantee)",
+        ));
     }
-    out.push(c4);
+    out.push(verdict("SND-004", "", msg4, p4));
 
     // SND-005: nothing after a permanent error.
     let permanents = evs.iter().filter(|e| e.got_permanent()).count();
@@ -550,18 +577,39 @@ pub fn judge(
         }
     }
     let mut unexpected = 0;
+    // After a 410 Gone a sender stops (WH-008): what it listed and never sent is not lost.
+    let gone = deliveries.iter().any(|d| d.status == Some(410));
     if let Some(m) = manifest {
         let listed: HashSet<(String, String)> =
             m.iter().map(|x| (x.source.clone(), x.id.clone())).collect();
+        let mut missing = Vec::new();
         for x in m {
-            if !observed.contains(&(x.source.clone(), x.id.clone())) {
-                lost.push((
+            if !observed.contains(&(x.source.clone(), x.id.clone())) && !gone {
+                missing.push((
                     format!("{} {} is in the manifest but never arrived", x.source, x.id),
                     None,
                 ));
             }
         }
-        unexpected = observed.difference(&listed).count();
+        let strays: Vec<(String, Option<&Delivery>)> = evs
+            .iter()
+            .filter(|e| !listed.contains(&(e.source.clone(), e.id.clone())))
+            .map(|e| {
+                (
+                    format!("{} arrived but is not in the manifest", e.name()),
+                    Some(e.attempts[0].d),
+                )
+            })
+            .collect();
+        unexpected = strays.len();
+        out.push(manifest_case(
+            &missing,
+            strays,
+            deliveries.iter().any(|d| d.fault != Fault::None),
+        ));
+        lost.extend(missing);
+    } else {
+        out.push(skipped("SND-015", "", "the sender printed no manifest"));
     }
     let faults = deliveries.iter().filter(|d| d.fault != Fault::None).count();
     let observed_msg = format!(
@@ -734,41 +782,7 @@ pub fn judge(
             p8,
         ));
     }
-    if claims.ordering != Ordering::None {
-        let mut p = Vec::new();
-        let mut prev: HashMap<String, (&Event, chrono::DateTime<chrono::FixedOffset>)> =
-            HashMap::new();
-        for e in &evs {
-            let Some(ts) = e.timestamp() else { continue };
-            let group = match claims.ordering {
-                Ordering::Total => String::new(),
-                _ => match e.subject() {
-                    Some(s) => s.to_owned(),
-                    None => continue,
-                },
-            };
-            if let Some((pe, pts)) = prev.get(&group) {
-                if ts < *pts {
-                    p.push((
-                        format!(
-                            "{} arrived after {} although it is timestamped earlier",
-                            e.name(),
-                            pe.name()
-                        ),
-                        Some(e.attempts[0].d),
-                    ));
-                    continue;
-                }
-            }
-            prev.insert(group, (e, ts));
-        }
-        out.push(verdict(
-            "SND-008",
-            "claimed-order",
-            "events arrived in timestamp order, as claimed",
-            p,
-        ));
-    }
+    out.push(claimed_order(&evs, claims.ordering, manifest));
 
     // SND-009: links point back in time, to events that exist.
     let first_pos: HashMap<&str, usize> = evs
@@ -829,6 +843,8 @@ pub fn judge(
             p9,
         ));
     }
+    out.push(chain_ids(&evs));
+    out.push(sequences(&evs, manifest));
     out
 }
 
@@ -840,7 +856,7 @@ fn last_answer(e: &Event) -> String {
     }
 }
 
-fn event_case(id: &str, findings: Vec<Finding>, counted: usize) -> CaseResult {
+fn event_case(id: &str, findings: Vec<(Finding, &Delivery)>, counted: usize) -> CaseResult {
     if findings.is_empty() {
         return case(
             id,
@@ -856,9 +872,484 @@ fn event_case(id: &str, findings: Vec<Finding>, counted: usize) -> CaseResult {
         Status::Failed,
         format!(
             "{n} findings in {counted} events; first: {}",
-            findings[0].message
+            findings[0].0.message
         ),
     );
-    c.findings = findings.into_iter().take(MAX_EXAMPLES).collect();
+    // The request that carried the first finding, and its event as decoded.
+    let first = findings[0].1;
+    let mut ev = evidence(first);
+    ev.event = first.events.first().map(|e| e.envelope.cdevent.clone());
+    c.evidence = Some(ev);
+    c.findings = findings
+        .into_iter()
+        .take(MAX_EXAMPLES)
+        .map(|(f, _)| f)
+        .collect();
     c
+}
+
+/// A CloudEvents extension attribute as text (binary mode gives strings; structured mode may
+/// give numbers).
+fn extension_text(ce: &crate::input::CeAttributes, name: &str) -> Option<String> {
+    match ce.extensions.get(name)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// CE-HTTP-004 and CE-HTTP-005, judged on the raw bytes of every `ce-` header: what must be
+/// percent-encoded is, and the hex digits are upper case. The decoder also refuses the worst
+/// of these (raw non-ASCII, a bad `%`), which WH-003 reports; these cases name the rule.
+fn header_encoding(deliveries: &[&Delivery]) -> [CaseResult; 2] {
+    let mut headers = 0usize;
+    let mut p4 = Vec::new();
+    let mut p5 = Vec::new();
+    for d in deliveries {
+        for (name, raw) in &d.headers {
+            if !name.to_ascii_lowercase().starts_with("ce-") {
+                continue;
+            }
+            headers += 1;
+            let (bad, lower) = scan_header_value(raw);
+            if let Some(why) = bad {
+                p4.push((format!("request #{}: {name} {why}", d.index), Some(*d)));
+            }
+            if let Some(at) = lower {
+                p5.push((
+                    format!(
+                        "request #{}: {name} percent-encodes with lower-case hex digits at byte {at}",
+                        d.index
+                    ),
+                    Some(*d),
+                ));
+            }
+        }
+    }
+    if headers == 0 {
+        let why = "no binary-mode request: no ce- header to judge";
+        return [
+            skipped("CE-HTTP-004", "", why),
+            skipped("CE-HTTP-005", "", why),
+        ];
+    }
+    [
+        verdict(
+            "CE-HTTP-004",
+            "",
+            &format!("{headers} ce- header values were percent-encoded"),
+            p4,
+        ),
+        verdict(
+            "CE-HTTP-005",
+            "",
+            &format!("{headers} ce- header values used upper-case hex digits"),
+            p5,
+        ),
+    ]
+}
+
+/// The first byte a sender must have percent-encoded (as a message), and the position of the
+/// first percent-encoding with a lower-case hex digit. The value is as the HTTP parser kept it
+/// (surrounding whitespace removed, bytes otherwise untouched).
+pub(crate) fn scan_header_value(raw: &[u8]) -> (Option<String>, Option<usize>) {
+    let mut bad = None;
+    let mut lower = None;
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        let why = match b {
+            b' ' => Some(format!("has a literal space at byte {i} (write %20)")),
+            b'"' => Some(format!("has a literal double quote at byte {i} (write %22)")),
+            b'%' => {
+                let hex = |j: usize| raw.get(j).filter(|c| c.is_ascii_hexdigit());
+                match (hex(i + 1), hex(i + 2)) {
+                    (Some(h), Some(l)) => {
+                        if lower.is_none() && (h.is_ascii_lowercase() || l.is_ascii_lowercase()) {
+                            lower = Some(i);
+                        }
+                        i += 2;
+                        None
+                    }
+                    _ => Some(format!(
+                        "has a % at byte {i} not followed by two hex digits (a literal % is %25)"
+                    )),
+                }
+            }
+            0x21..=0x7E => None,
+            _ => Some(format!(
+                "has the raw byte 0x{b:02X} at byte {i}, outside printable ASCII (percent-encode its UTF-8 octets)"
+            )),
+        };
+        if bad.is_none() {
+            bad = why;
+        }
+        i += 1;
+    }
+    (bad, lower)
+}
+
+/// WH-005: a request for the path a redirect named followed it.
+fn redirects(deliveries: &[&Delivery]) -> CaseResult {
+    let answered = deliveries.iter().filter(|d| d.status == Some(307)).count();
+    if answered == 0 {
+        return skipped(
+            "WH-005",
+            "",
+            "no delivery was answered with a redirect (use --faults redirect:RATE)",
+        );
+    }
+    verdict(
+        "WH-005",
+        "",
+        &format!("{answered} redirects were not followed"),
+        deliveries
+            .iter()
+            .filter(|d| d.path.starts_with(super::sink::REDIRECT_PATH))
+            .map(|d| {
+                (
+                    format!(
+                        "request #{} followed a redirect to {}",
+                        d.index,
+                        super::sink::REDIRECT_PATH
+                    ),
+                    Some(*d),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// WH-008: nothing arrives after the sink answered 410 Gone.
+fn after_gone(deliveries: &[&Delivery]) -> CaseResult {
+    let Some(gone) = deliveries.iter().find(|d| d.status == Some(410)) else {
+        return skipped(
+            "WH-008",
+            "",
+            "no delivery was answered 410 Gone (use --faults 410:RATE)",
+        );
+    };
+    verdict(
+        "WH-008",
+        "",
+        &format!(
+            "nothing was delivered after request #{} was answered 410 Gone",
+            gone.index
+        ),
+        deliveries
+            .iter()
+            .filter(|d| d.received > gone.answered)
+            .map(|d| {
+                (
+                    format!(
+                        "request #{} came {} ms after request #{} was answered 410 Gone",
+                        d.index,
+                        (d.received - gone.answered).as_millis(),
+                        gone.index
+                    ),
+                    Some(*d),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The trace-id of a W3C `traceparent` (`version-traceid-parentid-flags`), lower-cased.
+fn trace_id(tp: &str) -> Option<String> {
+    let id = tp.trim().split('-').nth(1)?;
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
+}
+
+/// SND-011: the `traceparent` extension and the `traceparent` HTTP header of one delivery name
+/// the same trace.
+fn trace_context(deliveries: &[&Delivery]) -> CaseResult {
+    let mut both = 0;
+    let mut p = Vec::new();
+    for d in deliveries {
+        let Some(header) = d.header("traceparent") else {
+            continue;
+        };
+        for e in &d.events {
+            let Some(ext) = e
+                .envelope
+                .ce
+                .as_ref()
+                .and_then(|c| extension_text(c, "traceparent"))
+            else {
+                continue;
+            };
+            both += 1;
+            if trace_id(&ext) != trace_id(&header) || trace_id(&ext).is_none() {
+                p.push((
+                    format!(
+                        "request #{}: the traceparent extension {:?} and the traceparent header {:?} name different traces",
+                        d.index, ext, header
+                    ),
+                    Some(*d),
+                ));
+            }
+        }
+    }
+    if both == 0 {
+        return skipped(
+            "SND-011",
+            "",
+            "no delivery carried both the traceparent extension and a traceparent header",
+        );
+    }
+    verdict(
+        "SND-011",
+        "",
+        &format!("{both} events carried the trace of their request's traceparent header"),
+        p,
+    )
+}
+
+/// SND-014 (claim-conditional): events arrive in the order the sender claims. With a manifest,
+/// the order the sender emitted its events is the manifest's, and the order that counts is
+/// that of the acknowledged deliveries (what a consumer processes); without one, timestamps
+/// stand in for the emission order.
+fn claimed_order(
+    evs: &[&Event],
+    ordering: Ordering,
+    manifest: Option<&[ManifestEntry]>,
+) -> CaseResult {
+    if ordering == Ordering::None {
+        return skipped("SND-014", "", "no ordering claim (--ordering)");
+    }
+    let group = |e: &Event| -> Option<String> {
+        match ordering {
+            Ordering::Total => Some(String::new()),
+            _ => e.subject().map(str::to_owned),
+        }
+    };
+    let mut p = Vec::new();
+    let basis;
+    if let Some(m) = manifest {
+        basis = "manifest";
+        let pos: HashMap<(&str, &str), usize> = m
+            .iter()
+            .enumerate()
+            .map(|(i, x)| ((x.source.as_str(), x.id.as_str()), i))
+            .collect();
+        let mut delivered: Vec<(Duration, usize, &Event)> = evs
+            .iter()
+            .filter_map(|e| {
+                let ack = e.attempts.iter().find(|a| a.d.acknowledged())?;
+                let at = *pos.get(&(e.source.as_str(), e.id.as_str()))?;
+                Some((ack.d.received, at, *e))
+            })
+            .collect();
+        delivered.sort_by_key(|(t, _, _)| *t);
+        let mut last: HashMap<String, (usize, &Event)> = HashMap::new();
+        for (_, at, e) in delivered {
+            let Some(g) = group(e) else { continue };
+            if let Some((pat, pe)) = last.get(&g) {
+                if at < *pat {
+                    p.push((
+                        format!(
+                            "{} was delivered after {} although the manifest lists it earlier",
+                            e.name(),
+                            pe.name()
+                        ),
+                        e.attempts.iter().find(|a| a.d.acknowledged()).map(|a| a.d),
+                    ));
+                    continue;
+                }
+            }
+            last.insert(g, (at, e));
+        }
+    } else {
+        basis = "timestamp";
+        let mut prev: HashMap<String, (&Event, chrono::DateTime<chrono::FixedOffset>)> =
+            HashMap::new();
+        for e in evs {
+            let (Some(ts), Some(g)) = (e.timestamp(), group(e)) else {
+                continue;
+            };
+            if let Some((pe, pts)) = prev.get(&g) {
+                if ts < *pts {
+                    p.push((
+                        format!(
+                            "{} arrived after {} although it is timestamped earlier",
+                            e.name(),
+                            pe.name()
+                        ),
+                        Some(e.attempts[0].d),
+                    ));
+                    continue;
+                }
+            }
+            prev.insert(g, (e, ts));
+        }
+    }
+    verdict(
+        "SND-014",
+        "",
+        &format!("events arrived in {basis} order, {ordering} as claimed"),
+        p,
+    )
+}
+
+/// SND-015: what arrived matches the manifest: nothing unlisted arrived and, when the sink
+/// injected no fault, every listed event arrived.
+fn manifest_case(
+    missing: &[(String, Option<&Delivery>)],
+    strays: Vec<(String, Option<&Delivery>)>,
+    faulted: bool,
+) -> CaseResult {
+    let mut p = strays;
+    if !faulted {
+        p.extend(missing.iter().cloned());
+    }
+    verdict(
+        "SND-015",
+        "",
+        if faulted {
+            "every event that arrived is in the manifest (losses under faults are SND-006's)"
+        } else {
+            "every event in the manifest arrived, and nothing else"
+        },
+        p,
+    )
+}
+
+/// CDE-LNK-007: an event whose embedded PATH link names an observed event carries that
+/// event's chainId.
+fn chain_ids(evs: &[&Event]) -> CaseResult {
+    let by_id: HashMap<&str, &Event> = evs.iter().map(|e| (e.id.as_str(), *e)).collect();
+    let mut judged = 0;
+    let mut p = Vec::new();
+    for e in evs {
+        let Some(links) = e
+            .cdevent
+            .pointer("/context/links")
+            .and_then(Value::as_array)
+        else {
+            continue;
+        };
+        for l in links {
+            if l.get("linkType").and_then(Value::as_str) != Some("PATH") {
+                continue;
+            }
+            let Some(from) = l
+                .pointer("/from/contextId")
+                .and_then(Value::as_str)
+                .and_then(|id| by_id.get(id))
+            else {
+                continue;
+            };
+            let Some(chain) = from.chain_id() else {
+                continue;
+            };
+            judged += 1;
+            if e.chain_id() != Some(chain) {
+                p.push((
+                    format!(
+                        "{} links from {} (chainId {chain}) but carries chainId {:?}",
+                        e.name(),
+                        from.id,
+                        e.chain_id()
+                    ),
+                    Some(e.attempts[0].d),
+                ));
+            }
+        }
+    }
+    if judged == 0 {
+        return skipped(
+            "CDE-LNK-007",
+            "",
+            "no PATH link named an observed event that has a chainId",
+        );
+    }
+    verdict(
+        "CDE-LNK-007",
+        "",
+        &format!("{judged} PATH links stayed in the chain of the event they name"),
+        p,
+    )
+}
+
+/// SND-010: per source, `sequence` values grow by string comparison in the order the events
+/// were emitted: the manifest's when there is one, else the order they first arrived.
+fn sequences(evs: &[&Event], manifest: Option<&[ManifestEntry]>) -> CaseResult {
+    let mut seq: Vec<(usize, &Event, &str)> = evs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| Some((i, *e, e.attempts[0].sequence.as_deref()?)))
+        .collect();
+    if seq.is_empty() {
+        return skipped("SND-010", "", "no event carried the sequence extension");
+    }
+    let basis = if let Some(m) = manifest {
+        let pos: HashMap<(&str, &str), usize> = m
+            .iter()
+            .enumerate()
+            .map(|(i, x)| ((x.source.as_str(), x.id.as_str()), i))
+            .collect();
+        for s in &mut seq {
+            s.0 = pos
+                .get(&(s.1.source.as_str(), s.1.id.as_str()))
+                .copied()
+                .unwrap_or(usize::MAX);
+        }
+        seq.sort_by_key(|s| s.0);
+        "manifest"
+    } else {
+        "arrival"
+    };
+    let mut last: HashMap<&str, (&Event, &str)> = HashMap::new();
+    let mut p = Vec::new();
+    for (_, e, v) in &seq {
+        if let Some((pe, pv)) = last.get(e.source.as_str()) {
+            if *v <= *pv {
+                p.push((
+                    format!(
+                        "{} has sequence {v:?}, not greater (as a string) than {pv:?} of {}, emitted before it",
+                        e.name(),
+                        pe.name()
+                    ),
+                    Some(e.attempts[0].d),
+                ));
+            }
+        }
+        last.insert(e.source.as_str(), (*e, *v));
+    }
+    verdict(
+        "SND-010",
+        "",
+        &format!("{} sequence values grew in {basis} order", seq.len()),
+        p,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_scanned_as_bytes() {
+        let bad = |v: &[u8]| scan_header_value(v).0;
+        assert_eq!(scan_header_value(b"a%20b%22c%C3%A9/~"), (None, None));
+        assert!(bad(b"a b").unwrap().contains("space at byte 1"));
+        assert!(bad(b"\"quoted\"")
+            .unwrap()
+            .contains("double quote at byte 0"));
+        assert!(bad(b"caf\xc3\xa9").unwrap().contains("0xC3 at byte 3"));
+        assert!(bad(b"tab\there").unwrap().contains("0x09"));
+        assert!(bad(b"100%").unwrap().contains("% at byte 3"));
+        assert!(bad(b"%zz").is_some());
+        assert_eq!(scan_header_value(b"x%c3%A9"), (None, Some(1)));
+        assert_eq!(scan_header_value(b"x%C3%a9"), (None, Some(4)));
+    }
+
+    #[test]
+    fn trace_ids_compare_without_case_and_need_the_w3c_shape() {
+        let a = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let b = "00-4BF92F3577B34DA6A3CE929D0E0E4736-b7ad6b7169203331-00";
+        assert_eq!(trace_id(a), trace_id(b));
+        assert!(trace_id(a).is_some());
+        assert_eq!(trace_id("00-xyz-00f067aa0ba902b7-01"), None);
+        assert_eq!(trace_id(""), None);
+    }
 }

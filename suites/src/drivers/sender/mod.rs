@@ -18,8 +18,12 @@
 
 mod judge;
 mod lifecycle;
+mod record;
 mod sink;
 
 pub use judge::{judge, Claims, Guarantee, Ordering};
 pub use lifecycle::{lifecycle_rank, LIFECYCLES};
-pub use sink::{Delivery, EventRef, ManifestEntry, Recording, Sink, SinkConfig, SinkStats};
+pub use record::{read_recording, write_recording, RecordingError, RECORDING_VERSION};
+pub use sink::{
+    Delivery, EventRef, ManifestEntry, Recording, Sink, SinkConfig, SinkStats, REDIRECT_PATH,
+};

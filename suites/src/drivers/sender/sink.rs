@@ -215,6 +215,10 @@ impl std::fmt::Display for ResetConnection {
 
 impl std::error::Error for ResetConnection {}
 
+/// Where a `redirect` fault points (relative to the sink): no sender is ever given this path,
+/// so a request for it followed a redirect (WH-005).
+pub const REDIRECT_PATH: &str = "/cdevents-conformance/redirected";
+
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
 impl Sink {
@@ -474,16 +478,21 @@ async fn handle(sh: Arc<Shared>, connection: u64, req: Request<Incoming>) -> Ans
     Ok(r)
 }
 
-async fn apply(sh: &Arc<Shared>, mut d: Delivery) -> Answer {
-    let cfg = &sh.config;
-    let items: Vec<Item> =
-        decode_http_body(&d.headers, &d.body, Location::file("request"), &cfg.limits);
+/// Decodes the events of a recorded request (as the sink does when it arrives, and a replay
+/// does from a recording file).
+pub(super) fn decode_events(d: &mut Delivery, limits: &Limits) {
+    let items: Vec<Item> = decode_http_body(&d.headers, &d.body, Location::file("request"), limits);
     for item in items {
         match item.result {
             Ok(env) => d.events.push(event_ref(env)),
             Err(e) => d.decode_errors.push(format!("{}: {e}", item.location)),
         }
     }
+}
+
+async fn apply(sh: &Arc<Shared>, mut d: Delivery) -> Answer {
+    let cfg = &sh.config;
+    decode_events(&mut d, &cfg.limits);
     if d.events.is_empty() {
         // Nothing to fault: the request itself is bad.
         d.status = Some(400);
@@ -514,6 +523,10 @@ async fn apply(sh: &Arc<Shared>, mut d: Delivery) -> Answer {
                 429,
                 &[("retry-after", cfg.plan.retry_after_secs.to_string())],
             ))
+        }
+        Fault::Inject(FaultKind::Redirect) => {
+            d.status = Some(307);
+            Ok(response(307, &[("location", REDIRECT_PATH.to_owned())]))
         }
         Fault::Inject(FaultKind::Delay) => {
             tokio::time::sleep(cfg.plan.delay).await;

@@ -37,11 +37,27 @@ pub enum SenderFault {
     NoBackoff,
     /// Retries before the `Retry-After` of a 429 has passed.
     IgnoreRetryAfter,
+    /// Writes `ce-` header values unencoded, as cloudevents-sdk's binary-mode serializer does.
+    RawHeaderValues,
+    /// Percent-encodes `ce-` header values with lower-case hex digits.
+    LowercasePercent,
+    /// `sequence` values are plain decimals, so `10` sorts before `9`.
+    UnpaddedSequence,
+    /// The `traceparent` HTTP header names another trace than the extension.
+    TraceparentMismatch,
+    /// An event linking from another carries a new chainId.
+    BrokenChain,
+    /// Follows a redirect answered to a delivery.
+    FollowRedirect,
+    /// Keeps delivering after 410 Gone.
+    IgnoreGone,
+    /// Puts a failed event at the back of the queue, delivering later ones first.
+    RetryOutOfOrder,
 }
 
 impl SenderFault {
     /// Every fault.
-    pub const ALL: [SenderFault; 12] = [
+    pub const ALL: [SenderFault; 20] = [
         SenderFault::ReuseId,
         SenderFault::CeTypeMismatch,
         SenderFault::BadTimestamp,
@@ -54,6 +70,14 @@ impl SenderFault {
         SenderFault::DanglingLink,
         SenderFault::NoBackoff,
         SenderFault::IgnoreRetryAfter,
+        SenderFault::RawHeaderValues,
+        SenderFault::LowercasePercent,
+        SenderFault::UnpaddedSequence,
+        SenderFault::TraceparentMismatch,
+        SenderFault::BrokenChain,
+        SenderFault::FollowRedirect,
+        SenderFault::IgnoreGone,
+        SenderFault::RetryOutOfOrder,
     ];
 
     /// The `--fault` name.
@@ -71,6 +95,14 @@ impl SenderFault {
             SenderFault::DanglingLink => "dangling-link",
             SenderFault::NoBackoff => "no-backoff",
             SenderFault::IgnoreRetryAfter => "ignore-retry-after",
+            SenderFault::RawHeaderValues => "raw-header-values",
+            SenderFault::LowercasePercent => "lowercase-percent",
+            SenderFault::UnpaddedSequence => "unpadded-sequence",
+            SenderFault::TraceparentMismatch => "traceparent-mismatch",
+            SenderFault::BrokenChain => "broken-chain",
+            SenderFault::FollowRedirect => "follow-redirect",
+            SenderFault::IgnoreGone => "ignore-gone",
+            SenderFault::RetryOutOfOrder => "retry-out-of-order",
         }
     }
 
@@ -90,15 +122,26 @@ impl SenderFault {
             SenderFault::DanglingLink => &["SND-009"],
             SenderFault::NoBackoff => &["SND-007"],
             SenderFault::IgnoreRetryAfter => &["WH-010"],
+            SenderFault::RawHeaderValues => &["CE-HTTP-004"],
+            SenderFault::LowercasePercent => &["CE-HTTP-005"],
+            SenderFault::UnpaddedSequence => &["SND-010"],
+            SenderFault::TraceparentMismatch => &["SND-011"],
+            SenderFault::BrokenChain => &["CDE-LNK-007"],
+            SenderFault::FollowRedirect => &["WH-005"],
+            SenderFault::IgnoreGone => &["WH-008"],
+            SenderFault::RetryOutOfOrder => &["SND-014"],
         }
     }
 
     /// The sink fault plan that exposes it (`none` for faults visible in any event).
     pub fn exposed_by(self) -> &'static str {
         match self {
-            SenderFault::NoRetryOn503 | SenderFault::RetryNewId | SenderFault::NoBackoff => {
-                "503:0.5"
-            }
+            SenderFault::NoRetryOn503
+            | SenderFault::RetryNewId
+            | SenderFault::NoBackoff
+            | SenderFault::RetryOutOfOrder => "503:0.5",
+            SenderFault::FollowRedirect => "redirect:0.3,max=1",
+            SenderFault::IgnoreGone => "410:0.2,max=1",
             SenderFault::RetryOn400 => "400:0.3",
             SenderFault::IgnoreRetryAfter => "429:0.3,max=1",
             _ => "none",
@@ -120,6 +163,20 @@ impl SenderFault {
             SenderFault::DanglingLink => "links to an event it never sends",
             SenderFault::NoBackoff => "retries at once, without backing off",
             SenderFault::IgnoreRetryAfter => "retries before a 429's Retry-After has passed",
+            SenderFault::RawHeaderValues => {
+                "writes ce- header values unencoded (as cloudevents-sdk's binary serializer does)"
+            }
+            SenderFault::LowercasePercent => "percent-encodes ce- headers in lower-case hex",
+            SenderFault::UnpaddedSequence => "sequence values 1, 2, ... 10 do not sort as strings",
+            SenderFault::TraceparentMismatch => {
+                "the traceparent header names another trace than the extension"
+            }
+            SenderFault::BrokenChain => "an event linking from another starts a new chainId",
+            SenderFault::FollowRedirect => "follows a redirect answered to a delivery",
+            SenderFault::IgnoreGone => "keeps delivering after 410 Gone",
+            SenderFault::RetryOutOfOrder => {
+                "a failed event goes to the back of the queue, later ones are delivered first"
+            }
         }
     }
 
@@ -152,6 +209,20 @@ impl SenderFault {
                     }
                 }
             }
+            SenderFault::UnpaddedSequence => {
+                // The run assigns no padded values after this fault.
+                for (i, p) in planned.iter_mut().enumerate() {
+                    p.sequence = (i + 1).to_string();
+                }
+            }
+            SenderFault::BrokenChain => {
+                if let Some(p) = planned
+                    .iter_mut()
+                    .find(|p| p.event.pointer("/context/links").is_some())
+                {
+                    p.event["context"]["chainId"] = json!(uuid(rng));
+                }
+            }
             SenderFault::DanglingLink => {
                 if let Some(p) = planned.last_mut() {
                     p.event["context"]["links"] =
@@ -159,6 +230,24 @@ impl SenderFault {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Rewrites the encoded `ce-` headers of a binary-mode request.
+    pub(super) fn apply_to_headers(self, headers: &mut [(String, String)], ce: &CeAttributes) {
+        for (name, value) in headers.iter_mut() {
+            let Some(attr) = name.strip_prefix("ce-") else {
+                continue;
+            };
+            match self {
+                SenderFault::RawHeaderValues => {
+                    if let Some(raw) = raw_value(ce, attr) {
+                        *value = raw;
+                    }
+                }
+                SenderFault::LowercasePercent => *value = lower_hex(value),
+                _ => {}
+            }
         }
     }
 
@@ -196,4 +285,34 @@ impl FromStr for SenderFault {
                 )
             })
     }
+}
+
+/// The attribute's value before percent-encoding.
+fn raw_value(ce: &CeAttributes, attr: &str) -> Option<String> {
+    let mut ce = ce.clone();
+    if let Some(v) = ce.known_mut(attr) {
+        return v.clone();
+    }
+    ce.extensions.get(attr).map(|v| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// `%C3%A9` as `%c3%a9`.
+fn lower_hex(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut left = 0;
+    for c in v.chars() {
+        if c == '%' {
+            left = 2;
+            out.push(c);
+        } else if left > 0 {
+            left -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -4,7 +4,11 @@
 //! deleted...), each event after the first of its subject linking to the one before (0.4.1+),
 //! one request at a time. A failed delivery is retried with the very same event, after an
 //! exponential backoff with jitter (or the `Retry-After` the target named, if longer); a
-//! permanent client error (any 4xx but 408 and 429), a redirect or 410 Gone ends the attempts.
+//! permanent client error (any 4xx but 408 and 429), a redirect or 410 Gone ends the attempts
+//! (and 410 ends the run). Each event carries a zero-padded `sequence` extension, a
+//! `traceparent` extension equal to its request's `traceparent` header, and (0.4.1+) the
+//! chainId of its subject's chain; every other subject id needs percent-encoding in binary
+//! mode.
 //! It returns (and the CLI prints) the manifest of what it sent, one
 //! [`ManifestEntry`](crate::drivers::sender::ManifestEntry) per event.
 //!
@@ -106,6 +110,18 @@ pub struct SendOutcome {
 struct Planned {
     event: Value,
     subject: String,
+    /// The `sequence` extension: its position among the events sent, zero-padded so that
+    /// string order is emission order (SND-010).
+    sequence: String,
+    /// The `traceparent` of the request that carries it (SND-011).
+    trace: String,
+}
+
+fn traceparent(rng: &mut ChaCha8Rng) -> String {
+    let t: [u8; 16] = rng.random();
+    let s: [u8; 8] = rng.random();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    format!("00-{}-{}-01", hex(&t), hex(&s))
 }
 
 fn uuid(rng: &mut ChaCha8Rng) -> String {
@@ -144,7 +160,14 @@ fn plan_events(cfg: &SenderConfig, rng: &mut ChaCha8Rng) -> Result<Vec<Planned>,
     while out.len() < cfg.count {
         let seq = &lifecycles[subject_no % lifecycles.len()];
         let subject_name = seq[0].split('.').nth(2).unwrap_or("subject").to_owned();
-        let subject_id = format!("{subject_name}-{}-{subject_no}", cfg.seed);
+        // Every other subject id holds what a ce- header must percent-encode (space, quote,
+        // percent, non-ASCII), so that every run exercises CE-HTTP-004.
+        let subject_id = if subject_no % 2 == 1 {
+            format!("{subject_name}-{}-{subject_no} \"100% café\"", cfg.seed)
+        } else {
+            format!("{subject_name}-{}-{subject_no}", cfg.seed)
+        };
+        let chain = uuid(rng);
         subject_no += 1;
         let mut prev: Option<String> = None;
         let mut group: Vec<Planned> = Vec::new();
@@ -165,6 +188,7 @@ fn plan_events(cfg: &SenderConfig, rng: &mut ChaCha8Rng) -> Result<Vec<Planned>,
                 o.remove("links");
             }
             if cfg.spec.has_links() {
+                ctx["chainId"] = json!(chain);
                 if let Some(p) = &prev {
                     ctx["links"] = json!([{"linkType": "PATH", "from": {"contextId": p}}]);
                 }
@@ -174,6 +198,8 @@ fn plan_events(cfg: &SenderConfig, rng: &mut ChaCha8Rng) -> Result<Vec<Planned>,
             group.push(Planned {
                 event: ev,
                 subject: subject_id.clone(),
+                sequence: String::new(),
+                trace: traceparent(rng),
             });
         }
         out.extend(group);
@@ -188,9 +214,20 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
     if let Some(f) = cfg.fault {
         f.apply_to_plan(&mut planned, &mut rng);
     }
+    if cfg.fault != Some(SenderFault::UnpaddedSequence) {
+        for (i, p) in planned.iter_mut().enumerate() {
+            p.sequence = format!("{:08}", i + 1);
+        }
+    }
+    let redirects = if cfg.fault == Some(SenderFault::FollowRedirect) {
+        reqwest::redirect::Policy::limited(3)
+    } else {
+        // A redirect answered to a delivery must not be followed (WH-005).
+        reqwest::redirect::Policy::none()
+    };
     let client = reqwest::Client::builder()
         .timeout(cfg.timeout)
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(redirects)
         .build()
         .map_err(|e| SenderError::Client(e.to_string()))?;
     let mut outcome = SendOutcome::default();
@@ -208,8 +245,12 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
         1
     };
     let mut gone = false;
-    for chunk in planned.chunks(per_request) {
+    let mut queue: std::collections::VecDeque<(&[Planned], bool)> =
+        planned.chunks(per_request).map(|c| (c, false)).collect();
+    while let Some((chunk, deferred)) = queue.pop_front() {
         let mut events: Vec<Value> = chunk.iter().map(|p| p.event.clone()).collect();
+        // One trace per request: its header and every event's extension name it.
+        let trace = chunk[0].trace.clone();
         if gone {
             for e in &events {
                 outcome
@@ -222,16 +263,30 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
         loop {
             let pairs: Vec<(CeAttributes, Value)> = events
                 .iter()
-                .map(|e| {
+                .zip(chunk)
+                .map(|(e, p)| {
                     let mut ce = ce_attributes_for(e);
+                    ce.extensions.insert("sequence".into(), json!(p.sequence));
+                    ce.extensions.insert("traceparent".into(), json!(trace));
                     if let Some(f) = cfg.fault {
                         f.apply_to_ce(&mut ce);
                     }
                     (ce, e.clone())
                 })
                 .collect();
-            let wire = encode(cfg.mode, &pairs);
-            let mut req = client.post(&cfg.target).body(wire.body.clone());
+            let mut wire = encode(cfg.mode, &pairs);
+            if let (Some(f), Mode::Binary) = (cfg.fault, cfg.mode) {
+                f.apply_to_headers(&mut wire.headers, &pairs[0].0);
+            }
+            let header_trace = if cfg.fault == Some(SenderFault::TraceparentMismatch) {
+                traceparent(&mut rng)
+            } else {
+                trace.clone()
+            };
+            let mut req = client
+                .post(&cfg.target)
+                .body(wire.body.clone())
+                .header("traceparent", header_trace);
             for (k, v) in &wire.headers {
                 req = req.header(k.as_str(), v.as_str());
             }
@@ -251,7 +306,7 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
-                    if s == 410 {
+                    if s == 410 && cfg.fault != Some(SenderFault::IgnoreGone) {
                         gone = true;
                     }
                     let transient = matches!(s, 408 | 429 | 500..=599);
@@ -268,6 +323,10 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
                 for e in &events {
                     outcome.gave_up.push((id_of(e), why.clone()));
                 }
+                break;
+            }
+            if cfg.fault == Some(SenderFault::RetryOutOfOrder) && !deferred {
+                queue.push_back((chunk, true));
                 break;
             }
             let mut wait = backoff(cfg, attempt, &mut rng);

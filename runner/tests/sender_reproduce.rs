@@ -1,0 +1,208 @@
+//! `reproduce` of sender cases end to end: a run against a faulty reference sender, then one of
+//! its failed cases reproduced (it fails the same requirement again) and reproduced against the
+//! fixed sender (it passes); and a run against an externally started sender, whose failed
+//! cases re-judge the recorded requests. Loopback only.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use cdevents_reports::model::{CaseResult, Status};
+use cdevents_reports::stream::read_jsonl;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cdevents-conformance");
+
+/// Variables the binary reads that would change what these runs do.
+const ENV: &[&str] = &[
+    "CDEVENTS_CONFORMANCE_FAIL_ON",
+    "CDEVENTS_CONFORMANCE_FAULTS",
+    "CDEVENTS_CONFORMANCE_SEED",
+    "CDEVENTS_CONFORMANCE_LISTEN",
+    "CDEVENTS_CONFORMANCE_RESULTS",
+    "CDEVENTS_SINK_URL",
+    "K_SINK",
+];
+
+fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    for k in ENV {
+        cmd.env_remove(k);
+    }
+    cmd.args(["--color", "never"]);
+    cmd
+}
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = command().args(args).output().expect("runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
+}
+
+fn case(results: &Path, id: &str) -> CaseResult {
+    let run = read_jsonl(results).unwrap();
+    run.cases
+        .into_iter()
+        .find(|c| c.case == id)
+        .unwrap_or_else(|| panic!("no case {id} in {}", results.display()))
+}
+
+fn trigger(extra: &str) -> String {
+    format!("'{BIN}' reference sender --target \"$CDEVENTS_SINK_URL\" --timeout 300ms --count 6 {extra}")
+}
+
+#[test]
+fn a_triggered_sender_case_fails_again_then_passes_with_the_fixed_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.jsonl");
+    let (code, out) = run(&[
+        "test",
+        "sender",
+        "-q",
+        "--faults",
+        "503:0.5",
+        "--seed",
+        "4",
+        "--guarantee",
+        "at-least-once",
+        "--trigger",
+        &trigger("--fault no-retry-on-503"),
+        "--results",
+        path(&results),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let c = case(&results, "SND-006");
+    assert_eq!(c.status, Status::Failed, "{c:?}");
+    let line = c.reproduce.as_deref().expect("a reproduce command");
+    assert!(
+        line.starts_with("cdevents-conformance test sender --trigger ")
+            && line.contains("503:0.5 --seed 4 --guarantee at-least-once")
+            && line.ends_with("--case SND-006"),
+        "{line}"
+    );
+    // The request the sink got for the lost event, as evidence.
+    let req = c.evidence.as_ref().and_then(|e| e.request.as_ref());
+    let req = req.expect("the request as evidence");
+    assert!(req.start_line.starts_with("POST / "), "{req:?}");
+    assert!(req.header("ce-id").is_some(), "{req:?}");
+    assert!(req.body.contains("\"context\""), "{req:?}");
+
+    // The same trigger, seed and plan: the same requirement fails again.
+    let (code, out) = run(&["reproduce", path(&results), "SND-006"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("failed again") && out.contains("SND-006"),
+        "{out}"
+    );
+
+    // The fixed sender, named by the caller: it passes.
+    let fixed = trigger("");
+    let (code, out) = run(&["reproduce", path(&results), "SND-006", "--trigger", &fixed]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("passes now"), "{out}");
+}
+
+#[test]
+fn a_recorded_trigger_other_than_the_reference_sender_is_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.jsonl");
+    let marker = dir.path().join("ran");
+    // A trigger that sends nothing useful: one request with a broken event.
+    let t = format!(
+        "'{BIN}' reference sender --timeout 300ms --count 2 --fault ce-type-mismatch; touch '{}'",
+        path(&marker)
+    );
+    let (code, out) = run(&[
+        "test",
+        "sender",
+        "-q",
+        "--trigger",
+        &t,
+        "--results",
+        path(&results),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    std::fs::remove_file(&marker).expect("the trigger ran once");
+    let (code, out) = run(&["reproduce", path(&results), "CDE-CE-005"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("refusing"), "{out}");
+    assert!(!marker.exists(), "the recorded trigger was run");
+}
+
+#[test]
+fn an_external_sender_case_re_judges_the_recorded_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("ext.jsonl");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let sink = command()
+        .args(["test", "sender", "-q", "--listen", &addr])
+        .args(["--expect", "3", "--timeout", "20s", "--results"])
+        .arg(&results)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://{addr}/");
+    // Wait until the sink listens, then send once: all three events must reach it.
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(up, "the sink never listened");
+    let sent = command()
+        .args(["reference", "sender", "--target", &url, "--count", "3"])
+        .args(["--max-attempts", "1", "--fault", "ce-type-mismatch"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(sent, "the reference sender never reached the sink");
+    let out = sink.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let recording = dir.path().join("ext.requests.jsonl");
+    assert!(recording.exists(), "no recording beside the results");
+
+    let c = case(&results, "CDE-CE-005");
+    assert_eq!(c.status, Status::Failed);
+    let line = c.reproduce.as_deref().expect("a reproduce command");
+    assert!(line.contains(" --replay "), "{line}");
+    let ev = c.evidence.as_ref().expect("evidence");
+    let req = ev.request.as_ref().expect("the request");
+    assert!(
+        req.header("ce-type")
+            .is_some_and(|t| t.ends_with(".mismatch")),
+        "{req:?}"
+    );
+    assert!(ev.event.is_some(), "the decoded event");
+
+    let (code, out) = run(&["reproduce", path(&results), "CDE-CE-005"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("failed again"), "{out}");
+    // Passing cases carry no command; a passing one re-judged from the recording passes too.
+    let (code, out) = run(&[
+        "test",
+        "sender",
+        "-q",
+        "--replay",
+        path(&recording),
+        "--case",
+        "WH-001",
+    ]);
+    assert_eq!(code, 0, "{out}");
+}

@@ -1,0 +1,299 @@
+//! Recording files: a sink's recording (and the sender's manifest) as JSON lines, so that a
+//! run against an externally started sender can be judged again later without that sender
+//! (`test sender --replay FILE`).
+//!
+//! One JSON object per line, each with a `kind`:
+//!
+//! - `{"kind":"recording","version":1}` first;
+//! - `{"kind":"delivery", ...}` per request, in arrival order: times in microseconds since the
+//!   sink started, header values and the body base64-encoded (they are raw bytes, kept exactly);
+//! - `{"kind":"manifest","id":…,"source":…}` per manifest entry, when the sender printed one.
+//!
+//! The file is read as untrusted input: every line is bounded and a bad line is an error that
+//! names its number, never a panic.
+
+use std::io::{BufRead, Write};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use super::sink::{decode_events, Delivery, ManifestEntry, Recording};
+use crate::faults::{Fault, FaultKind};
+use crate::input::Limits;
+
+/// The format version written in the first line.
+pub const RECORDING_VERSION: u32 = 1;
+/// Longest line read back (a capped body, base64-encoded, plus headers).
+const MAX_LINE: usize = 16 << 20;
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Line {
+    Recording { version: u32 },
+    Delivery(Box<RecordedDelivery>),
+    Manifest(ManifestEntry),
+}
+
+#[derive(Serialize, Deserialize)]
+struct RecordedDelivery {
+    index: u64,
+    connection: u64,
+    received_us: u64,
+    answered_us: u64,
+    method: String,
+    path: String,
+    /// Name and base64 of the raw value.
+    headers: Vec<(String, String)>,
+    body_base64: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
+    attempt: u32,
+    fault: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+}
+
+/// Why a recording file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    /// Reading failed.
+    #[error("cannot read the recording: {0}")]
+    Io(#[from] std::io::Error),
+    /// A line is not a recording line.
+    #[error("line {line} of the recording: {why}")]
+    Line {
+        /// 1-based.
+        line: usize,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Writes a recording and the manifest.
+pub fn write_recording(
+    out: &mut impl Write,
+    rec: &Recording,
+    manifest: Option<&[ManifestEntry]>,
+) -> std::io::Result<()> {
+    let mut line = |l: &Line| -> std::io::Result<()> {
+        serde_json::to_writer(&mut *out, l)?;
+        out.write_all(b"\n")
+    };
+    line(&Line::Recording {
+        version: RECORDING_VERSION,
+    })?;
+    for d in &rec.deliveries {
+        line(&Line::Delivery(Box::new(RecordedDelivery {
+            index: d.index,
+            connection: d.connection,
+            received_us: micros(d.received),
+            answered_us: micros(d.answered),
+            method: d.method.clone(),
+            path: d.path.clone(),
+            headers: d
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), b64().encode(v)))
+                .collect(),
+            body_base64: b64().encode(&d.body),
+            refused: d.refused.clone(),
+            attempt: d.attempt,
+            fault: d.fault.to_string(),
+            status: d.status,
+            retry_after: d.retry_after,
+        })))?;
+    }
+    for m in manifest.unwrap_or_default() {
+        line(&Line::Manifest(m.clone()))?;
+    }
+    out.flush()
+}
+
+/// Reads a recording back, decoding every request's events again with `limits`.
+pub fn read_recording(
+    input: impl BufRead,
+    limits: &Limits,
+) -> Result<(Recording, Vec<ManifestEntry>), RecordingError> {
+    let mut rec = Recording::default();
+    let mut manifest = Vec::new();
+    let mut seen_header = false;
+    let mut input = input.take(u64::MAX);
+    let mut buf = Vec::new();
+    let mut n = 0;
+    loop {
+        buf.clear();
+        input.set_limit(MAX_LINE as u64 + 1);
+        if input.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        n += 1;
+        let bad = |why: String| RecordingError::Line { line: n, why };
+        if buf.len() > MAX_LINE {
+            return Err(bad(format!("longer than {MAX_LINE} bytes")));
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let line: Line = serde_json::from_slice(&buf).map_err(|e| bad(e.to_string()))?;
+        match line {
+            Line::Recording { version } => {
+                if version != RECORDING_VERSION {
+                    return Err(bad(format!(
+                        "recording version {version}; this build reads version {RECORDING_VERSION}"
+                    )));
+                }
+                seen_header = true;
+            }
+            _ if !seen_header => {
+                return Err(bad(
+                    "not a recording file: it must start with {\"kind\":\"recording\"}".into(),
+                ))
+            }
+            Line::Manifest(m) => manifest.push(m),
+            Line::Delivery(r) => {
+                let fault = match r.fault.as_str() {
+                    "none" => Fault::None,
+                    k => Fault::Inject(
+                        k.parse::<FaultKind>()
+                            .map_err(|e| bad(format!("fault: {e}")))?,
+                    ),
+                };
+                let mut headers = Vec::with_capacity(r.headers.len());
+                for (name, v) in r.headers {
+                    let v = b64()
+                        .decode(v.as_bytes())
+                        .map_err(|e| bad(format!("header {name}: {e}")))?;
+                    headers.push((name, v));
+                }
+                let body = b64()
+                    .decode(r.body_base64.as_bytes())
+                    .map_err(|e| bad(format!("body: {e}")))?;
+                let mut d = Delivery {
+                    index: r.index,
+                    connection: r.connection,
+                    received: Duration::from_micros(r.received_us),
+                    answered: Duration::from_micros(r.answered_us),
+                    method: r.method,
+                    path: r.path,
+                    headers,
+                    body,
+                    refused: r.refused,
+                    events: Vec::new(),
+                    decode_errors: Vec::new(),
+                    attempt: r.attempt,
+                    fault,
+                    status: r.status,
+                    retry_after: r.retry_after,
+                };
+                if d.refused.is_none() {
+                    decode_events(&mut d, limits);
+                }
+                rec.deliveries.push(d);
+            }
+        }
+    }
+    if !seen_header {
+        return Err(RecordingError::Line {
+            line: 1,
+            why: "the file is empty".into(),
+        });
+    }
+    Ok((rec, manifest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(body: &[u8], headers: &[(&str, &[u8])]) -> Delivery {
+        let mut d = Delivery {
+            index: 3,
+            connection: 1,
+            received: Duration::from_micros(1500),
+            answered: Duration::from_micros(2500),
+            method: "POST".into(),
+            path: "/".into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_vec()))
+                .collect(),
+            body: body.to_vec(),
+            refused: None,
+            events: Vec::new(),
+            decode_errors: Vec::new(),
+            attempt: 1,
+            fault: Fault::Inject(FaultKind::S503),
+            status: Some(503),
+            retry_after: None,
+        };
+        decode_events(&mut d, &Limits::default());
+        d
+    }
+
+    #[test]
+    fn round_trips_raw_bytes_and_the_manifest() {
+        let body = br#"{"context":{"id":"1","source":"/s","type":"dev.cdevents.pipelinerun.queued.0.2.0","timestamp":"2024-01-01T00:00:00Z","specversion":"0.4.1"},"subject":{"id":"x","content":{}}}"#;
+        let rec = Recording {
+            deliveries: vec![delivery(
+                body,
+                &[
+                    ("content-type", b"application/json"),
+                    ("ce-id", b"1"),
+                    ("ce-source", b"/s"),
+                    ("ce-subject", b"caf\xc3\xa9 raw"),
+                ],
+            )],
+            ..Recording::default()
+        };
+        let m = vec![ManifestEntry {
+            id: "1".into(),
+            source: "/s".into(),
+            type_: None,
+            subject: None,
+        }];
+        let mut out = Vec::new();
+        write_recording(&mut out, &rec, Some(&m)).unwrap();
+        let (back, manifest) = read_recording(&out[..], &Limits::default()).unwrap();
+        assert_eq!(manifest, m);
+        let (a, b) = (&rec.deliveries[0], &back.deliveries[0]);
+        assert_eq!(a.headers, b.headers);
+        assert_eq!(a.body, b.body);
+        assert_eq!((a.received, a.answered), (b.received, b.answered));
+        assert_eq!(
+            (a.fault, a.status, a.attempt),
+            (b.fault, b.status, b.attempt)
+        );
+        assert_eq!(a.decode_errors, b.decode_errors);
+        assert_eq!(a.events.len(), b.events.len());
+    }
+
+    #[test]
+    fn bad_files_are_errors_with_a_line_number() {
+        for (text, line) in [
+            ("", 1),
+            ("{\"kind\":\"manifest\",\"id\":\"1\",\"source\":\"s\"}\n", 1),
+            ("{\"kind\":\"recording\",\"version\":9}\n", 1),
+            ("{\"kind\":\"recording\",\"version\":1}\nnot json\n", 2),
+            (
+                "{\"kind\":\"recording\",\"version\":1}\n{\"kind\":\"delivery\",\"index\":0,\"connection\":0,\"received_us\":0,\"answered_us\":0,\"method\":\"POST\",\"path\":\"/\",\"headers\":[],\"body_base64\":\"!!\",\"attempt\":0,\"fault\":\"none\"}\n",
+                2,
+            ),
+        ] {
+            match read_recording(text.as_bytes(), &Limits::default()) {
+                Err(RecordingError::Line { line: l, .. }) => assert_eq!(l, line, "{text}"),
+                other => panic!("{text}: {:?}", other.map(|_| ())),
+            }
+        }
+    }
+}
