@@ -13,7 +13,7 @@ pub mod corpus;
 pub mod engine;
 pub mod judge;
 
-pub use client::{Exchange, Response, SendError};
+pub use client::{Client, Exchange, Response, SendError, Target};
 pub use corpus::{cases, Case, Expect, Hostile, Options, Payload};
 pub use engine::{check_target, preflight, run, RunConfig, RunError};
 pub use judge::{judge, Judgement};

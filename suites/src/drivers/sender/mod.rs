@@ -22,4 +22,6 @@ mod sink;
 
 pub use judge::{judge, Claims, Guarantee, Ordering};
 pub use lifecycle::{lifecycle_rank, LIFECYCLES};
-pub use sink::{Delivery, EventRef, ManifestEntry, Recording, Sink, SinkConfig, SinkStats};
+pub use sink::{
+    Delivery, EventRef, ManifestEntry, Observer, Recording, Sink, SinkConfig, SinkStats,
+};
