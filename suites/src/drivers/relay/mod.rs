@@ -115,7 +115,7 @@ pub struct Harness {
     history: Arc<Mutex<History>>,
     sink: Sink,
     started: Instant,
-    client: Client,
+    client: Option<Client>,
 }
 
 fn lock(h: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
@@ -169,8 +169,11 @@ fn observe_delivery(stream: &Stream, history: &Mutex<History>, started: Instant,
 impl Harness {
     /// Starts the sink and prepares the stream.
     pub async fn start(cfg: RelayConfig) -> Result<Harness, RelayError> {
-        let target = Target::parse(&cfg.target).map_err(RelayError::Target)?;
-        let client = Client::new(target, cfg.timeout).map_err(RelayError::Target)?;
+        let client = if cfg.target.is_empty() {
+            None
+        } else {
+            Some(client_for(&cfg.target, cfg.timeout)?)
+        };
         let stream = Arc::new(Stream::new(
             cfg.spec,
             cfg.seed,
@@ -203,6 +206,14 @@ impl Harness {
         })
     }
 
+    /// Sets the intermediary's URL (when it could only be started once the sink's URL was
+    /// known).
+    pub fn set_target(&mut self, url: &str) -> Result<(), RelayError> {
+        self.client = Some(client_for(url, self.cfg.timeout)?);
+        self.cfg.target = url.to_owned();
+        Ok(())
+    }
+
     /// The sink's URL: where the intermediary must forward.
     pub fn sink_url(&self) -> String {
         self.sink.url()
@@ -224,6 +235,12 @@ impl Harness {
 
     /// Sends the whole stream, or what `budget` allows.
     pub async fn send_all(&self, budget: Duration) -> SendStats {
+        let Some(client) = self.client.clone() else {
+            return SendStats {
+                stopped: Some("no target to send to".into()),
+                ..SendStats::default()
+            };
+        };
         let workers = self.concurrency() as u64;
         let deadline = tokio::time::Instant::now() + budget;
         let start = tokio::time::Instant::now();
@@ -233,7 +250,7 @@ impl Harness {
         let mut tasks = Vec::new();
         for w in 0..workers {
             let (stream, history, client) =
-                (self.stream.clone(), self.history.clone(), self.client.clone());
+                (self.stream.clone(), self.history.clone(), client.clone());
             let (stats, stop, connect_failures) =
                 (stats.clone(), stop.clone(), connect_failures.clone());
             let cfg = self.cfg.clone();
@@ -319,10 +336,28 @@ impl Harness {
         st
     }
 
+    /// How long the sink must stay quiet before the run stops waiting: at least `floor`, and
+    /// longer than the plan's `Retry-After` and delay, which hold an intermediary back.
+    pub fn quiet_period(&self, floor: Duration) -> Duration {
+        use crate::faults::FaultKind;
+        let margin = Duration::from_millis(500);
+        let has = |k: FaultKind| self.cfg.plan.rates.iter().any(|(x, r)| *x == k && *r > 0.0);
+        let mut quiet = floor;
+        if has(FaultKind::S429) {
+            quiet = quiet.max(Duration::from_secs(self.cfg.plan.retry_after_secs.min(60)) + margin);
+        }
+        if has(FaultKind::Delay) {
+            quiet = quiet.max(self.cfg.plan.delay.min(Duration::from_secs(60)) + margin);
+        }
+        quiet
+    }
+
     /// Waits until every acknowledged event is delivered or refused by the sink, or `timeout`
-    /// passed; then `grace` more, for late duplicates.
-    pub async fn drain(&self, timeout: Duration, grace: Duration) -> bool {
+    /// passed, or nothing reached the sink for `idle`; then `grace` more, for late duplicates.
+    /// Returns whether every acknowledged event settled.
+    pub async fn drain(&self, timeout: Duration, idle: Duration, grace: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
+        let mut last = (self.sink.requests(), tokio::time::Instant::now());
         let settled = loop {
             let done = {
                 let h = lock(&self.history);
@@ -331,7 +366,12 @@ impl Harness {
             if done {
                 break true;
             }
-            if tokio::time::Instant::now() >= deadline {
+            let now = tokio::time::Instant::now();
+            let requests = self.sink.requests();
+            if requests != last.0 {
+                last = (requests, now);
+            }
+            if now >= deadline || now.duration_since(last.1) >= idle {
                 break false;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -349,6 +389,44 @@ impl Harness {
         h.elapsed_us = micros(self.started);
         (h, self.stream)
     }
+}
+
+fn client_for(url: &str, timeout: Duration) -> Result<Client, RelayError> {
+    let target = Target::parse(url).map_err(RelayError::Target)?;
+    Client::new(target, timeout).map_err(RelayError::Target)
+}
+
+/// Most bytes of a dead-letter report read.
+const DEAD_LETTERS_CAP: usize = 8 << 20;
+
+/// Reads an intermediary's dead-letter report: a JSON array of [`DeadLetter`] at `url` (the
+/// reference relay serves one at `/dead-letters`). Bounded in time and size.
+pub async fn fetch_dead_letters(url: &str, timeout: Duration) -> Result<Vec<DeadLetter>, String> {
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut res = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("cannot read the dead letters at {url}: {e}"))?;
+    if !res.status().is_success() {
+        return Err(format!("{url} answered {}", res.status().as_u16()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res
+        .chunk()
+        .await
+        .map_err(|e| format!("cannot read the dead letters at {url}: {e}"))?
+    {
+        if body.len() + chunk.len() > DEAD_LETTERS_CAP {
+            return Err(format!("the dead-letter report at {url} is over {DEAD_LETTERS_CAP} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("the dead-letter report at {url} is not a JSON array of {{id, source, status, reason}}: {e}"))
 }
 
 fn lock_stats(s: &Mutex<SendStats>) -> std::sync::MutexGuard<'_, SendStats> {
