@@ -780,3 +780,248 @@ fn observation(h: &History, o: &Observed, stream: &Stream) -> Observation {
     });
     obs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::FaultKind;
+
+    const N: u64 = 30;
+
+    fn stream(n: u64) -> Stream {
+        Stream::new(
+            cdevents_schemas::SpecVersion::DEFAULT,
+            1,
+            n,
+            chrono::Utc::now(),
+        )
+        .unwrap()
+    }
+
+    /// Every event sent, acknowledged and delivered once, in `order`.
+    fn history(n: u64, order: &[u64]) -> History {
+        let mut h = History::new(n as usize);
+        for s in 0..n {
+            h.sending(s, 1, s * 10);
+            h.acked(s, s * 10 + 1);
+        }
+        for (i, &s) in order.iter().enumerate() {
+            h.arrived(s, 1000 + i as u64, Some(204), None, 0);
+        }
+        h
+    }
+
+    fn in_order(n: u64) -> Vec<u64> {
+        (0..n).collect()
+    }
+
+    const STRICT: Claims = Claims {
+        guarantee: Guarantee::ExactlyOnce,
+        ordering: Ordering::Total,
+    };
+
+    fn status(j: &Judgement, id: &str) -> Status {
+        j.cases
+            .iter()
+            .find(|c| c.requirement == id)
+            .map(|c| c.status)
+            .unwrap_or_else(|| panic!("no {id}"))
+    }
+
+    fn message<'a>(j: &'a Judgement, id: &str) -> &'a str {
+        &j.cases.iter().find(|c| c.requirement == id).unwrap().message
+    }
+
+    #[test]
+    fn a_clean_history_passes_every_claim() {
+        let s = stream(N);
+        let j = check(&history(N, &in_order(N)), &s, &STRICT, None);
+        for id in ["REL-001", "REL-002", "REL-003", "REL-004", "REL-005", "REL-006", "REL-011"] {
+            assert_eq!(status(&j, id), Status::Passed, "{id}: {}", message(&j, id));
+        }
+        assert_eq!(status(&j, "REL-008"), Status::Skipped, "no transient fault");
+        assert_eq!(status(&j, "REL-009"), Status::Skipped, "no refusal");
+        assert_eq!(j.observed.guarantee(), "exactly-once");
+        assert_eq!(j.observed.ordering(), "total");
+        assert!(j
+            .observed
+            .sentence()
+            .starts_with("observed exactly-once: 0 lost, 0 duplicated of 30"));
+    }
+
+    #[test]
+    fn a_loss_fails_at_least_once_and_names_the_event() {
+        let s = stream(N);
+        let order: Vec<u64> = (0..N).filter(|&x| x != 3).collect();
+        let h = history(N, &order);
+        let j = check(&h, &s, &STRICT, None);
+        assert_eq!(status(&j, "REL-001"), Status::Failed);
+        assert!(message(&j, "REL-001").contains(&s.id(3)));
+        assert_eq!(j.observed.guarantee(), "at-most-once");
+        let lax = Claims {
+            guarantee: Guarantee::AtMostOnce,
+            ordering: Ordering::None,
+        };
+        let j = check(&h, &s, &lax, None);
+        assert_eq!(status(&j, "REL-001"), Status::Skipped, "not claimed");
+        assert!(message(&j, "REL-001").contains("observed at-most-once: 1 lost"));
+    }
+
+    #[test]
+    fn a_duplicate_fails_exactly_once_only() {
+        let s = stream(N);
+        let mut h = history(N, &in_order(N));
+        h.arrived(4, 5000, Some(204), None, 0);
+        let j = check(&h, &s, &STRICT, None);
+        assert_eq!(status(&j, "REL-002"), Status::Failed);
+        assert!(message(&j, "REL-002").contains(&format!("{} (#4) ×2", s.id(4))));
+        assert_eq!(status(&j, "REL-001"), Status::Passed);
+        assert_eq!(j.observed.guarantee(), "at-least-once");
+        let at_least = Claims {
+            guarantee: Guarantee::AtLeastOnce,
+            ..STRICT
+        };
+        assert_eq!(
+            status(&check(&h, &s, &at_least, None), "REL-002"),
+            Status::Skipped
+        );
+        // A redelivery after a faulted attempt is no duplicate.
+        let mut h = history(N, &[]);
+        for x in 0..N {
+            h.arrived(x, 10, Some(503), Some(FaultKind::S503), 0);
+            h.arrived(x, 20, Some(204), None, 0);
+        }
+        let j = check(&h, &s, &STRICT, None);
+        assert_eq!(status(&j, "REL-002"), Status::Passed);
+        assert_eq!(status(&j, "REL-008"), Status::Passed);
+    }
+
+    #[test]
+    fn inversions_per_subject_and_overall() {
+        let s = stream(N);
+        // Two events of one subject swapped.
+        let a = 0;
+        let b = (1..N).find(|&x| s.subject_of(x) == s.subject_of(a)).unwrap();
+        let mut order = in_order(N);
+        order.swap(a as usize, b as usize);
+        let j = check(&history(N, &order), &s, &STRICT, None);
+        assert_eq!(status(&j, "REL-003"), Status::Failed);
+        assert!(message(&j, "REL-003")
+            .contains(&format!("{} (#{b}) arrived before {} (#{a})", s.id(b), s.id(a))));
+        assert_eq!(status(&j, "REL-004"), Status::Failed);
+        assert_eq!(j.observed.ordering(), "none");
+        // Two events of different subjects swapped: only the total order is broken.
+        assert_ne!(s.subject_of(0), s.subject_of(1));
+        let mut order = in_order(N);
+        order.swap(0, 1);
+        let j = check(&history(N, &order), &s, &STRICT, None);
+        assert_eq!(status(&j, "REL-003"), Status::Passed);
+        assert_eq!(status(&j, "REL-004"), Status::Failed);
+        assert_eq!(j.observed.total_inversions, 1);
+        assert_eq!(j.observed.ordering(), "per-subject");
+    }
+
+    #[test]
+    fn inversion_count_is_exact() {
+        let v: Vec<(u64, u64)> = [3u64, 1, 2, 0].iter().enumerate().map(|(i, &p)| (p, i as u64)).collect();
+        assert_eq!(inversions(&v).0, 5);
+        let sorted: Vec<(u64, u64)> = (0..100).map(|i| (i, i)).collect();
+        assert_eq!(inversions(&sorted).0, 0);
+        let rev: Vec<(u64, u64)> = (0..100).rev().map(|i| (i, i)).collect();
+        assert_eq!(inversions(&rev).0, 4950);
+    }
+
+    #[test]
+    fn each_changed_field_fails_its_requirement() {
+        let s = stream(N);
+        for (field, id) in [
+            (Field::Context, "REL-005"),
+            (Field::CustomData, "REL-005"),
+            (Field::Type, "REL-005"),
+            (Field::Extensions, "REL-006"),
+            (Field::Time, "REL-006"),
+            (Field::TraceParent, "REL-011"),
+        ] {
+            let mut h = history(N, &in_order(N));
+            h.arrived(7, 9000, Some(204), None, field.bit());
+            h.mutation_examples.push((7, "--- sent x\n+++ arrived y\n".into()));
+            let j = check(&h, &s, &Claims::default(), None);
+            let failed: Vec<&str> = j
+                .cases
+                .iter()
+                .filter(|c| c.status == Status::Failed)
+                .map(|c| c.requirement.as_str())
+                .collect();
+            assert_eq!(failed, vec![id], "{field:?}");
+            let c = j.cases.iter().find(|c| c.requirement == id).unwrap();
+            assert!(c.message.contains(field.name()) && c.message.contains(&s.id(7)));
+            assert!(c.evidence.as_ref().unwrap().diff.as_ref().unwrap().contains("arrived"));
+        }
+        let mut h = history(N, &in_order(N));
+        h.unknown("someone-elses-id");
+        let j = check(&h, &s, &Claims::default(), None);
+        assert_eq!(status(&j, "REL-005"), Status::Failed);
+        assert!(message(&j, "REL-005").contains("someone-elses-id"));
+    }
+
+    #[test]
+    fn transient_faults_must_be_redelivered() {
+        let s = stream(N);
+        let order: Vec<u64> = (0..N).filter(|&x| x != 9).collect();
+        let mut h = history(N, &order);
+        h.arrived(9, 10, None, Some(FaultKind::Reset), 0);
+        let j = check(&h, &s, &STRICT, None);
+        assert_eq!(status(&j, "REL-008"), Status::Failed);
+        assert!(message(&j, "REL-008").contains(&s.id(9)));
+        assert_eq!(status(&j, "REL-001"), Status::Failed);
+    }
+
+    #[test]
+    fn permanent_refusals_must_be_dead_lettered_and_not_retried() {
+        let s = stream(N);
+        let order: Vec<u64> = (0..N).filter(|&x| x != 2).collect();
+        let mut h = history(N, &order);
+        h.arrived(2, 10, Some(400), Some(FaultKind::S400), 0);
+        let listed = vec![DeadLetter {
+            id: s.id(2),
+            source: super::super::SOURCE.into(),
+            status: Some(400),
+            reason: "refused".into(),
+        }];
+        let j = check(&h, &s, &STRICT, Some(&listed));
+        assert_eq!(status(&j, "REL-009"), Status::Passed, "{}", message(&j, "REL-009"));
+        assert_eq!(status(&j, "REL-001"), Status::Passed, "a refusal is no loss");
+        assert!(j.observed.sentence().contains("1 refused for good by the sink, 1 of them dead-lettered"));
+        let j = check(&h, &s, &STRICT, Some(&[]));
+        assert_eq!(status(&j, "REL-009"), Status::Failed);
+        assert!(message(&j, "REL-009").contains(&s.id(2)));
+        let j = check(&h, &s, &STRICT, None);
+        assert_eq!(status(&j, "REL-009"), Status::Passed, "no report: only the retry part");
+        h.arrived(2, 20, Some(204), None, 0);
+        let j = check(&h, &s, &STRICT, Some(&listed));
+        assert_eq!(status(&j, "REL-009"), Status::Failed);
+        assert!(message(&j, "REL-009").contains("delivered again after a permanent refusal"));
+    }
+
+    #[test]
+    fn too_little_evidence_is_inconclusive_never_a_pass() {
+        let s = stream(5);
+        let j = check(&history(5, &in_order(5)), &s, &STRICT, None);
+        assert_eq!(j.cases.len(), 1);
+        assert_eq!(j.cases[0].status, Status::Errored);
+        let s = stream(N);
+        let j = check(&history(N, &[]), &s, &STRICT, None);
+        assert_eq!(j.cases[0].status, Status::Errored);
+        assert!(j.cases[0].message.contains("reached the sink"));
+        let j = check(&History::new(N as usize), &s, &STRICT, None);
+        assert!(j.cases[0].message.contains("acknowledged no event"));
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(10_000), "10,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}
