@@ -205,7 +205,9 @@ impl Client {
         }
     }
 
-    async fn send_http(&self, req: &WireRequest) -> Result<Response, SendError> {
+    /// Sends one well-formed request with reqwest (the relay suite's sender uses it directly:
+    /// no evidence is built per request).
+    pub async fn send_http(&self, req: &WireRequest) -> Result<Response, SendError> {
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|e| SendError::Other(format!("bad method: {e}")))?;
         let mut b = self.http.request(method, &self.target.url);

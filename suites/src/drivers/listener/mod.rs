@@ -16,7 +16,7 @@ pub mod engine;
 pub mod judge;
 pub mod observe;
 
-pub use client::{Exchange, Response, SendError};
+pub use client::{Client, Exchange, Response, SendError, Target};
 pub use corpus::{cases, Case, Expect, Hostile, Options, Payload};
 pub use engine::{check_target, preflight, run, run_observed, RunConfig, RunError};
 pub use judge::{judge, Judgement};

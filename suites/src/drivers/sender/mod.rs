@@ -25,5 +25,6 @@ pub use judge::{judge, Claims, Guarantee, Ordering};
 pub use lifecycle::{lifecycle_rank, LIFECYCLES};
 pub use record::{read_recording, write_recording, RecordingError, RECORDING_VERSION};
 pub use sink::{
-    Delivery, EventRef, ManifestEntry, Recording, Sink, SinkConfig, SinkStats, REDIRECT_PATH,
+    Delivery, EventRef, ManifestEntry, Observer, Recording, Sink, SinkConfig, SinkStats,
+    REDIRECT_PATH,
 };

@@ -44,6 +44,22 @@ pub struct SinkConfig {
     pub max_connections: usize,
     /// Decoder limits.
     pub limits: Limits,
+    /// Whether every delivery is kept for [`Sink::recording`]. The relay suite turns it off and
+    /// reads each delivery through `observer` instead, so that memory stays bounded over a
+    /// million events.
+    pub retain: bool,
+    /// Called with each delivery once it is answered, before it is (or is not) kept.
+    pub observer: Option<Observer>,
+}
+
+/// A callback that sees every delivery as it is recorded.
+#[derive(Clone)]
+pub struct Observer(pub Arc<dyn Fn(&Delivery) + Send + Sync>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 impl Default for SinkConfig {
@@ -57,6 +73,8 @@ impl Default for SinkConfig {
             body_timeout: Duration::from_secs(10),
             max_connections: 256,
             limits: Limits::default(),
+            retain: true,
+            observer: None,
         }
     }
 }
@@ -174,6 +192,10 @@ pub struct Recording {
 struct State {
     deliveries: Vec<Delivery>,
     attempts: HashMap<u64, u32>,
+    /// Event keys seen, for [`Sink::distinct_events`] without walking the deliveries.
+    seen: std::collections::HashSet<u64>,
+    /// Requests recorded (kept or not).
+    requests: u64,
     stats: SinkStats,
 }
 
@@ -287,14 +309,12 @@ impl Sink {
 
     /// How many distinct events (source and id) arrived so far.
     pub fn distinct_events(&self) -> usize {
-        let st = self.shared.lock();
-        let mut keys = std::collections::HashSet::new();
-        for d in &st.deliveries {
-            for e in &d.events {
-                keys.insert(event_key(&e.source, &e.id));
-            }
-        }
-        keys.len()
+        self.shared.lock().seen.len()
+    }
+
+    /// How many requests were recorded so far (kept or not).
+    pub fn requests(&self) -> u64 {
+        self.shared.lock().requests
     }
 
     /// Waits until `n` distinct events arrived or `timeout` passed; returns whether they did.
@@ -547,8 +567,18 @@ async fn apply(sh: &Arc<Shared>, mut d: Delivery) -> Answer {
 fn record(sh: &Shared, mut d: Delivery) {
     {
         let mut st = sh.lock();
-        d.index = st.deliveries.len() as u64;
-        st.deliveries.push(d);
+        d.index = st.requests;
+        st.requests += 1;
+        for e in &d.events {
+            st.seen.insert(event_key(&e.source, &e.id));
+        }
+    }
+    // Outside the lock: the observer may be slow, and other connections must not wait on it.
+    if let Some(Observer(observe)) = &sh.config.observer {
+        observe(&d);
+    }
+    if sh.config.retain {
+        sh.lock().deliveries.push(d);
     }
     sh.notify.notify_waiters();
 }

@@ -1,0 +1,307 @@
+//! The events the relay suite sends: lifecycle sequences per subject (queued → started →
+//! finished, created → modified → deleted... from [`LIFECYCLES`]), each event after the first
+//! of its subject linking to the one before (0.4.1+), with CloudEvents extensions and
+//! `customData` that an intermediary must carry through.
+//!
+//! The stream is random-access and pure: event `seq` of a seed is always the same bytes, so the
+//! history keeps only a digest per event and the checker regenerates an event when it needs
+//! the field-level diff. Event ids encode their sequence number (the last 12 hex digits of a
+//! UUID-shaped id), so a delivery maps back to its event without a lookup table.
+//!
+//! Layout: subjects come in blocks of one subject per lifecycle; within a block the events go
+//! out phase by phase (every subject's first event, then every second...), so that events of
+//! one subject are interleaved with those of others, as they are in a real CI system.
+
+use cdevents_schemas::catalogue::for_version;
+use cdevents_schemas::SpecVersion;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use crate::drivers::sender::LIFECYCLES;
+use crate::generators::sample;
+use crate::input::CeAttributes;
+use crate::wire::ce_attributes_for;
+
+/// The source every relay-suite event carries.
+pub const SOURCE: &str = "https://cdevents-conformance.invalid/relay-suite";
+/// The extension attribute carrying the sequence number (a string, so that it reads the same
+/// in binary and structured mode).
+pub const SEQ_EXTENSION: &str = "conformanceseq";
+
+/// Why the stream cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// No lifecycle exists in that version.
+    #[error("CDEvents {0} defines none of the lifecycle events the relay suite sends")]
+    NoEvents(SpecVersion),
+    /// A template could not be generated.
+    #[error("cannot generate an event: {0}")]
+    Generate(String),
+}
+
+/// One event of the stream.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// Its position in the stream.
+    pub seq: u64,
+    /// The subject's number in the stream.
+    pub subject: u64,
+    /// The CloudEvents attributes it is sent with.
+    pub ce: CeAttributes,
+    /// The CDEvent.
+    pub event: Value,
+}
+
+struct Template {
+    event: Value,
+    /// Its lifecycle's subject name, e.g. `pipelinerun`.
+    name: String,
+}
+
+/// The stream of one run.
+pub struct Stream {
+    spec: SpecVersion,
+    seed: u64,
+    count: u64,
+    base: DateTime<Utc>,
+    prefix: String,
+    /// Per lifecycle, its templates in order.
+    lifecycles: Vec<Vec<Template>>,
+    /// Within one block: (lifecycle index, phase) of each offset.
+    layout: Vec<(usize, usize)>,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("spec", &self.spec)
+            .field("seed", &self.seed)
+            .field("count", &self.count)
+            .finish()
+    }
+}
+
+impl Stream {
+    /// The stream of `count` events of `spec`, seeded by `seed`, timestamps from `base`.
+    pub fn new(
+        spec: SpecVersion,
+        seed: u64,
+        count: u64,
+        base: DateTime<Utc>,
+    ) -> Result<Stream, StreamError> {
+        let cat = for_version(spec);
+        let mut lifecycles = Vec::new();
+        for (i, (subject, preds)) in LIFECYCLES.iter().enumerate() {
+            let mut seq = Vec::new();
+            for (j, p) in preds.iter().enumerate() {
+                let Some(def) = cat.event_by_name(subject, p) else {
+                    seq.clear();
+                    break;
+                };
+                let mut ev = sample(spec, &def.type_name, seed.wrapping_add((i * 8 + j) as u64))
+                    .map_err(|e| StreamError::Generate(e.to_string()))?;
+                if let Some(o) = ev["context"].as_object_mut() {
+                    o.remove("links");
+                    o.remove("chainId");
+                }
+                ev["context"]["source"] = json!(SOURCE);
+                seq.push(Template {
+                    event: ev,
+                    name: (*subject).to_owned(),
+                });
+            }
+            if !seq.is_empty() {
+                lifecycles.push(seq);
+            }
+        }
+        if lifecycles.is_empty() {
+            return Err(StreamError::NoEvents(spec));
+        }
+        let longest = lifecycles.iter().map(Vec::len).max().unwrap_or(0);
+        let mut layout = Vec::new();
+        for phase in 0..longest {
+            for (l, seq) in lifecycles.iter().enumerate() {
+                if phase < seq.len() {
+                    layout.push((l, phase));
+                }
+            }
+        }
+        let h = crate::faults::event_key("relay-suite", &seed.to_string());
+        let prefix = format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-",
+            h >> 32,
+            (h >> 16) & 0xffff,
+            (h >> 4) & 0xfff,
+            h & 0xfff
+        );
+        Ok(Stream {
+            spec,
+            seed,
+            count,
+            base,
+            prefix,
+            lifecycles,
+            layout,
+        })
+    }
+
+    /// How many events.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether it has no event.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The spec version of its events.
+    pub fn spec(&self) -> SpecVersion {
+        self.spec
+    }
+
+    /// Events per block of the layout: every subject's events lie within one block.
+    pub fn block_len(&self) -> u64 {
+        self.layout.len() as u64
+    }
+
+    /// How many lifecycles (subjects per block).
+    pub fn lifecycles_len(&self) -> usize {
+        self.lifecycles.len()
+    }
+
+    /// The id of event `seq`.
+    pub fn id(&self, seq: u64) -> String {
+        format!("{}{:012x}", self.prefix, seq & 0xffff_ffff_ffff)
+    }
+
+    /// The event an id names, if it is one of this stream's.
+    pub fn seq_of(&self, id: &str) -> Option<u64> {
+        let tail = id.strip_prefix(&self.prefix)?;
+        if tail.len() != 12 {
+            return None;
+        }
+        let seq = u64::from_str_radix(tail, 16).ok()?;
+        (seq < self.count).then_some(seq)
+    }
+
+    /// Block, offset within it, and the (lifecycle, phase) there.
+    fn place(&self, seq: u64) -> (u64, usize, usize) {
+        let per = self.layout.len() as u64;
+        let (block, offset) = (seq / per, (seq % per) as usize);
+        let (l, phase) = self.layout[offset];
+        (block, l, phase)
+    }
+
+    /// The subject number of event `seq`.
+    pub fn subject_of(&self, seq: u64) -> u64 {
+        let (block, l, _) = self.place(seq);
+        block * self.lifecycles.len() as u64 + l as u64
+    }
+
+    fn seq_at(&self, block: u64, l: usize, phase: usize) -> Option<u64> {
+        let offset = self.layout.iter().position(|&x| x == (l, phase))?;
+        let seq = block * self.layout.len() as u64 + offset as u64;
+        (seq < self.count).then_some(seq)
+    }
+
+    /// Event `seq` (`seq < len()`), as sent.
+    pub fn event(&self, seq: u64) -> Planned {
+        let (block, l, phase) = self.place(seq);
+        let subject = block * self.lifecycles.len() as u64 + l as u64;
+        let t = &self.lifecycles[l][phase];
+        let mut ev = t.event.clone();
+        let id = self.id(seq);
+        let ts = self.base + chrono::Duration::milliseconds(seq as i64);
+        ev["context"]["id"] = json!(id);
+        ev["context"]["timestamp"] = json!(ts.to_rfc3339_opts(SecondsFormat::Millis, true));
+        let subject_id = format!("{}-{}-{subject}", t.name, self.seed);
+        ev["subject"]["id"] = json!(subject_id);
+        if self.spec.has_links() && phase > 0 {
+            if let Some(prev) = self.seq_at(block, l, phase - 1) {
+                ev["context"]["links"] =
+                    json!([{"linkType": "PATH", "from": {"contextId": self.id(prev)}}]);
+            }
+        }
+        ev["customData"] = json!({"relaySuite": {"seq": seq, "subject": subject, "phase": phase}});
+        ev["customDataContentType"] = json!("application/json");
+        let mut ce = ce_attributes_for(&ev);
+        ce.extensions
+            .insert(SEQ_EXTENSION.to_owned(), json!(seq.to_string()));
+        // W3C trace context of the first hop (REL-011): trace id from the seed, span from seq.
+        ce.extensions.insert(
+            "traceparent".to_owned(),
+            json!(format!(
+                "00-{:016x}{:016x}-{:016x}-01",
+                self.seed,
+                crate::faults::event_key("trace", &self.seed.to_string()),
+                seq + 1
+            )),
+        );
+        Planned {
+            seq,
+            subject,
+            ce,
+            event: ev,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drivers::sender::lifecycle_rank;
+
+    fn stream(n: u64) -> Stream {
+        Stream::new(SpecVersion::DEFAULT, 7, n, Utc::now()).unwrap()
+    }
+
+    #[test]
+    fn ids_map_back_to_their_event() {
+        let s = stream(100);
+        for seq in [0, 1, 22, 23, 99] {
+            assert_eq!(s.seq_of(&s.id(seq)), Some(seq));
+            assert_eq!(s.event(seq).event["context"]["id"], json!(s.id(seq)));
+        }
+        assert_eq!(s.seq_of(&s.id(100)), None, "past the end");
+        assert_eq!(s.seq_of("not-ours"), None);
+        let other = Stream::new(SpecVersion::DEFAULT, 8, 100, Utc::now()).unwrap();
+        assert_eq!(s.seq_of(&other.id(3)), None, "another seed's ids are not ours");
+    }
+
+    #[test]
+    fn subjects_follow_their_lifecycle_and_link_back() {
+        let s = stream(200);
+        let mut last: std::collections::HashMap<u64, (u8, String)> = Default::default();
+        for seq in 0..s.len() {
+            let p = s.event(seq);
+            let t = p.event["context"]["type"].as_str().unwrap().to_owned();
+            let mut parts = t.split('.').skip(2);
+            let (name, pred) = (parts.next().unwrap(), parts.next().unwrap());
+            let rank = lifecycle_rank(name, pred).unwrap();
+            if let Some((r, id)) = last.get(&p.subject) {
+                assert!(rank > *r, "{seq}: {t} after rank {r}");
+                assert_eq!(
+                    p.event["context"]["links"][0]["from"]["contextId"],
+                    json!(id)
+                );
+            }
+            last.insert(p.subject, (rank, s.id(seq)));
+        }
+        assert!(last.len() > 8, "several subjects");
+    }
+
+    #[test]
+    fn events_are_valid_and_reproducible() {
+        let registry = cdevents_schemas::Registry::embedded().unwrap();
+        let s = stream(30);
+        for seq in 0..s.len() {
+            let a = s.event(seq);
+            let b = s.event(seq);
+            assert_eq!(a.event, b.event);
+            let t = a.event["context"]["type"].as_str().unwrap();
+            let verdict = registry.validate(SpecVersion::DEFAULT, t, &a.event).unwrap();
+            assert!(verdict.is_valid(), "{seq}: {:?} {}", verdict.errors, a.event);
+        }
+    }
+}

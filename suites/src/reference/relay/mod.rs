@@ -1,0 +1,454 @@
+//! The reference relay: a store-and-forward CDEvents intermediary over HTTP, and its broken
+//! variants ([`RelayFault`], one promise broken each).
+//!
+//! It acknowledges an event (202) once it is queued, and forwards it downstream from a queue
+//! per subject (source and subject), one event of a subject at a time, so that each subject's
+//! order is kept. A failed forward (5xx, 408, 429, a timeout, a broken connection) is retried
+//! after an exponential backoff, or the `Retry-After` downstream named (capped); a permanent
+//! refusal (any other 4xx) is **dead-lettered** at once, as is an event still failing after
+//! the last attempt. `GET /dead-letters` lists them as JSON, one
+//! [`DeadLetter`](crate::drivers::relay::DeadLetter) each. When its queue is full it answers
+//! 503 with `Retry-After` and acknowledges nothing. Its queue is in memory: it claims
+//! exactly-once and per-subject order for its own lifetime, not durability across restarts.
+
+mod faults;
+
+pub use faults::{RelayFault, UnknownRelayFault};
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+
+use crate::drivers::relay::DeadLetter;
+use crate::input::{decode_http_body, Envelope, Limits, Location};
+use crate::wire::{encode, Mode};
+
+/// How the reference relay runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Where to forward.
+    pub forward: String,
+    /// The promise to break, if any.
+    pub fault: Option<RelayFault>,
+    /// Largest body taken.
+    pub max_body: usize,
+    /// Time allowed for one forward.
+    pub timeout: Duration,
+    /// Most forwards of one event.
+    pub max_attempts: u32,
+    /// The first backoff; it doubles with each attempt up to `max_backoff`.
+    pub base_backoff: Duration,
+    /// The longest backoff.
+    pub max_backoff: Duration,
+    /// The longest `Retry-After` honoured.
+    pub max_retry_after: Duration,
+    /// Most events queued; past it the relay answers 503.
+    pub queue_limit: usize,
+    /// Most forwards in flight at once.
+    pub max_in_flight: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            forward: String::new(),
+            fault: None,
+            max_body: 1 << 20,
+            timeout: Duration::from_secs(1),
+            max_attempts: 10,
+            base_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(500),
+            max_retry_after: Duration::from_secs(5),
+            queue_limit: 100_000,
+            max_in_flight: 64,
+        }
+    }
+}
+
+/// Most dead letters kept.
+const MAX_DEAD_LETTERS: usize = 100_000;
+
+struct Job {
+    n: u64,
+    id: String,
+    source: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+#[derive(Default)]
+struct Queues {
+    by_subject: HashMap<String, VecDeque<Job>>,
+    queued: usize,
+    accepted: u64,
+    dead: Vec<DeadLetter>,
+}
+
+struct Shared {
+    cfg: Config,
+    client: reqwest::Client,
+    queues: Mutex<Queues>,
+    in_flight: Semaphore,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running reference relay; dropping it stops it.
+pub struct RelayHandle {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RelayHandle {
+    /// Serves until the server stops (never, unless it fails).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for RelayHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Binds `config.listen` and serves in a background task (inside a tokio runtime).
+pub async fn spawn_reference_relay(config: Config) -> std::io::Result<(SocketAddr, RelayHandle)> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let client = reqwest::Client::builder()
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(std::io::Error::other)?;
+    let shared = Arc::new(Shared {
+        in_flight: Semaphore::new(config.max_in_flight.max(1)),
+        cfg: config,
+        client,
+        queues: Mutex::new(Queues::default()),
+    });
+    let app = Router::new().fallback(handle).with_state(shared);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, RelayHandle { task }))
+}
+
+fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
+    let body = json!({ "status": status.as_u16(), "detail": detail.into() });
+    (
+        status,
+        [("content-type", "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    match (&parts.method, parts.uri.path()) {
+        (&Method::GET, "/dead-letters") => {
+            let dead = serde_json::to_string(&st.lock().dead).unwrap_or_else(|_| "[]".into());
+            return (StatusCode::OK, [("content-type", "application/json")], dead)
+                .into_response();
+        }
+        (&Method::OPTIONS, _) => {
+            return (
+                StatusCode::OK,
+                [("allow", "POST, OPTIONS"), ("webhook-allowed-origin", "*")],
+            )
+                .into_response()
+        }
+        (&Method::POST, _) => {}
+        _ => {
+            return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST, OPTIONS")]).into_response()
+        }
+    }
+    let bytes = match tokio::time::timeout(
+        Duration::from_secs(10),
+        Limited::new(body, st.cfg.max_body).collect(),
+    )
+    .await
+    {
+        Err(_) => return problem(StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time"),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return problem(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
+        }
+        Ok(Err(e)) => return problem(StatusCode::BAD_REQUEST, format!("cannot read: {e}")),
+        Ok(Ok(c)) => c.to_bytes(),
+    };
+    let headers: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect();
+    let items = decode_http_body(
+        &headers,
+        &bytes,
+        Location::file("request"),
+        &Limits::default(),
+    );
+    let mut envelopes = Vec::new();
+    for it in items {
+        match it.result {
+            Ok(e) => envelopes.push(e),
+            Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
+        }
+    }
+    if envelopes.is_empty() {
+        return problem(StatusCode::BAD_REQUEST, "no event in the request");
+    }
+    let single = envelopes.len() == 1;
+    let fault = st.cfg.fault;
+    let mut jobs = Vec::new();
+    for env in envelopes {
+        let (id, source, key) = identity(&env);
+        // Forwarded as received, unless a fault changes it or it came in a batch (then each
+        // event goes on alone, in binary mode).
+        let rewrite = !single
+            || matches!(
+                fault,
+                Some(RelayFault::MutateField | RelayFault::StripExtensions)
+            );
+        let (hdrs, body) = if rewrite {
+            let req = rewritten(env, fault);
+            (req.headers, Bytes::from(req.body))
+        } else {
+            let hdrs = parts
+                .headers
+                .iter()
+                .filter(|(n, _)| !matches!(n.as_str(), "host" | "content-length" | "connection"))
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            (hdrs, bytes.clone())
+        };
+        jobs.push((
+            key,
+            Job {
+                n: 0,
+                id,
+                source,
+                headers: hdrs,
+                body,
+            },
+        ));
+    }
+    let mut spawn = Vec::new();
+    {
+        let mut q = st.lock();
+        if q.queued + jobs.len() > st.cfg.queue_limit {
+            drop(q);
+            return (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")]).into_response();
+        }
+        for (key, mut job) in jobs {
+            job.n = q.accepted;
+            q.accepted += 1;
+            if fault == Some(RelayFault::DropEvery10th) && job.n % 10 == 9 {
+                continue;
+            }
+            q.queued += 1;
+            let queue = q.by_subject.entry(key.clone()).or_default();
+            queue.push_back(job);
+            if queue.len() == 1 {
+                spawn.push(key);
+            }
+        }
+    }
+    for key in spawn {
+        tokio::spawn(drain_subject(st.clone(), key));
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// `(id, source, queue key)`: the key is source and subject, so one subject's events go out in
+/// the order they came in.
+fn identity(env: &Envelope) -> (String, String, String) {
+    let s = |ce: Option<&String>, ptr: &str| {
+        ce.cloned()
+            .or_else(|| env.cdevent.pointer(ptr).and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let ce = env.ce.as_ref();
+    let id = s(ce.and_then(|c| c.id.as_ref()), "/context/id");
+    let source = s(ce.and_then(|c| c.source.as_ref()), "/context/source");
+    let subject = s(ce.and_then(|c| c.subject.as_ref()), "/subject/id");
+    let key = format!("{source}\u{0}{subject}");
+    (id, source, key)
+}
+
+fn rewritten(env: Envelope, fault: Option<RelayFault>) -> crate::wire::WireRequest {
+    let mut data = env.cdevent;
+    let mut ce = env
+        .ce
+        .unwrap_or_else(|| crate::wire::ce_attributes_for(&data));
+    match fault {
+        Some(RelayFault::StripExtensions) => ce.extensions.clear(),
+        Some(RelayFault::MutateField) => {
+            let n = crate::faults::event_key(
+                ce.source.as_deref().unwrap_or(""),
+                ce.id.as_deref().unwrap_or(""),
+            );
+            if n % 10 == 0 {
+                data["context"]["timestamp"] = json!("2000-01-01T00:00:00Z");
+            }
+        }
+        _ => {}
+    }
+    encode(Mode::Binary, &[(ce, data)])
+}
+
+async fn drain_subject(st: Arc<Shared>, key: String) {
+    loop {
+        // The job stays at the head of its queue while it is forwarded, so that the next
+        // event of the subject waits for it.
+        let (job, held) = {
+            let q = st.lock();
+            let Some(queue) = q.by_subject.get(&key) else {
+                return;
+            };
+            let Some(job) = queue.front() else {
+                return;
+            };
+            let held = st.cfg.fault == Some(RelayFault::Reorder) && job.n % 7 == 0;
+            (
+                Job {
+                    n: job.n,
+                    id: job.id.clone(),
+                    source: job.source.clone(),
+                    headers: job.headers.clone(),
+                    body: job.body.clone(),
+                },
+                held,
+            )
+        };
+        if held {
+            // The fault: wait for the next event of the subject and send it first.
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+            let mut next = None;
+            while tokio::time::Instant::now() < deadline {
+                {
+                    let mut q = st.lock();
+                    if let Some(queue) = q.by_subject.get_mut(&key) {
+                        if queue.len() > 1 {
+                            next = queue.remove(1);
+                        }
+                    }
+                    if next.is_some() {
+                        q.queued -= 1;
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if let Some(n) = next {
+                forward(&st, &n).await;
+            }
+        }
+        forward(&st, &job).await;
+        if st.cfg.fault == Some(RelayFault::Duplicate) && job.n % 10 == 9 {
+            let _ = send_once(&st, &job).await;
+        }
+        let mut q = st.lock();
+        q.queued = q.queued.saturating_sub(1);
+        let empty = match q.by_subject.get_mut(&key) {
+            Some(queue) => {
+                queue.pop_front();
+                queue.is_empty()
+            }
+            None => true,
+        };
+        if empty {
+            q.by_subject.remove(&key);
+            return;
+        }
+    }
+}
+
+/// One forward: the status, or `None` when no answer came; and the `Retry-After`.
+async fn send_once(st: &Shared, job: &Job) -> (Option<u16>, Option<Duration>, String) {
+    let _permit = st.in_flight.acquire().await;
+    let mut rb = st.client.post(&st.cfg.forward);
+    for (n, v) in &job.headers {
+        rb = rb.header(n.as_str(), v.as_str());
+    }
+    match rb.body(job.body.clone()).send().await {
+        Ok(r) => {
+            let ra = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let s = r.status().as_u16();
+            (Some(s), ra, format!("answered {s}"))
+        }
+        Err(e) => (None, None, format!("no answer: {e}")),
+    }
+}
+
+async fn forward(st: &Shared, job: &Job) {
+    let fault = st.cfg.fault;
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let (status, retry_after, why) = send_once(st, job).await;
+        let transient = match status {
+            Some(200..=299) => return,
+            Some(408 | 429 | 500..=599) | None => true,
+            Some(_) => false,
+        };
+        let gave_up_on_5xx =
+            fault == Some(RelayFault::NoRetryOn5xx) && matches!(status, Some(500..=599));
+        if !transient || attempt >= st.cfg.max_attempts || gave_up_on_5xx {
+            if !transient && fault == Some(RelayFault::AckBeforeDurableForward) {
+                return;
+            }
+            let reason = if transient {
+                format!("gave up after {attempt} attempts: {why}")
+            } else {
+                format!("refused downstream: {why}")
+            };
+            let mut q = st.lock();
+            if q.dead.len() < MAX_DEAD_LETTERS {
+                q.dead.push(DeadLetter {
+                    id: job.id.clone(),
+                    source: job.source.clone(),
+                    status,
+                    reason,
+                });
+            }
+            return;
+        }
+        let step = st
+            .cfg
+            .base_backoff
+            .saturating_mul(1u32 << (attempt - 1).min(16))
+            .min(st.cfg.max_backoff);
+        let wait = retry_after
+            .map(|ra| ra.min(st.cfg.max_retry_after).max(step))
+            .unwrap_or(step);
+        tokio::time::sleep(wait).await;
+    }
+}

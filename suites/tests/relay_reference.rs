@@ -1,0 +1,190 @@
+//! The relay suite against the reference relay: conformant under `transient` and `hostile`
+//! sink faults, and each deliberate fault caught by the requirements it breaks, with the
+//! observed classification it causes and evidence naming the event ids.
+
+use std::time::Duration;
+
+use cdevents_reports::model::Status;
+use cdevents_suites::drivers::relay::{
+    check, fetch_dead_letters, Claims, Harness, Judgement, RelayConfig,
+};
+use cdevents_suites::drivers::sender::{Guarantee, Ordering};
+use cdevents_suites::faults::FaultPlan;
+use cdevents_suites::reference::relay::{spawn_reference_relay, Config, RelayFault};
+
+const CLAIMS: Claims = Claims {
+    guarantee: Guarantee::ExactlyOnce,
+    ordering: Ordering::PerSubject,
+};
+
+async fn run(fault: Option<RelayFault>, plan: &str, count: u64, claims: Claims) -> Judgement {
+    let mut h = Harness::start(RelayConfig {
+        count,
+        concurrency: 8,
+        plan: FaultPlan::parse(plan).unwrap(),
+        seed: 11,
+        timeout: Duration::from_secs(5),
+        ordering: claims.ordering,
+        ..RelayConfig::default()
+    })
+    .await
+    .unwrap();
+    let (addr, _relay) = spawn_reference_relay(Config {
+        forward: h.sink_url(),
+        fault,
+        timeout: Duration::from_millis(300),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    h.set_target(&format!("http://{addr}/")).unwrap();
+    let sent = h.send_all(Duration::from_secs(30)).await;
+    assert!(sent.stopped.is_none(), "{:?}", sent.stopped);
+    let quiet = h.quiet_period(Duration::from_millis(500));
+    h.drain(Duration::from_secs(15), quiet, Duration::from_millis(200))
+        .await;
+    let dead = fetch_dead_letters(&format!("http://{addr}/dead-letters"), Duration::from_secs(2))
+        .await
+        .unwrap();
+    let (history, stream) = h.finish();
+    check(&history, &stream, &claims, Some(&dead))
+}
+
+fn failed(j: &Judgement) -> Vec<String> {
+    let mut v: Vec<String> = j
+        .cases
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .map(|c| c.requirement.clone())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn errored(j: &Judgement) -> Vec<String> {
+    j.cases
+        .iter()
+        .filter(|c| c.status == Status::Errored)
+        .map(|c| format!("{}: {}", c.case, c.message))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_relay_keeps_its_claims_under_transient_faults() {
+    let j = run(None, "transient,delay=100ms,retry-after=0", 200, CLAIMS).await;
+    assert_eq!(failed(&j), Vec::<String>::new(), "{:#?}", j.cases);
+    assert!(errored(&j).is_empty(), "{:?}", errored(&j));
+    let o = &j.observed;
+    assert_eq!(o.guarantee(), "exactly-once", "{}", o.sentence());
+    assert_eq!(o.subject_inversions, 0);
+    assert!(o.transient_faults > 0, "the plan must have faulted something");
+    let passed: Vec<&str> = j
+        .cases
+        .iter()
+        .filter(|c| c.status == Status::Passed)
+        .map(|c| c.requirement.as_str())
+        .collect();
+    for id in ["REL-001", "REL-002", "REL-003", "REL-005", "REL-006", "REL-008", "REL-011"] {
+        assert!(passed.contains(&id), "{id} not passed: {passed:?}");
+    }
+    let d = j.observation.delivery.as_ref().unwrap();
+    assert_eq!((d.sent, d.acknowledged, d.delivered, d.lost), (200, 200, 200, 0));
+    assert!(d.latency_ms.max >= d.latency_ms.p50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_relay_under_hostile_faults_dead_letters_and_says_so() {
+    let j = run(None, "hostile,delay=100ms,retry-after=0", 200, CLAIMS).await;
+    assert_eq!(failed(&j), Vec::<String>::new(), "{:#?}", j.cases);
+    let o = &j.observed;
+    assert!(!o.refused.is_empty(), "hostile refuses some events for good");
+    assert_eq!(o.dead_lettered, Some(o.refused.len() as u64));
+    assert!(o.lost.is_empty());
+    assert!(
+        o.sentence().contains("refused for good by the sink")
+            && o.sentence().contains("dead-lettered"),
+        "{}",
+        o.sentence()
+    );
+    let rel9 = j.cases.iter().find(|c| c.requirement == "REL-009").unwrap();
+    assert_eq!(rel9.status, Status::Passed, "{}", rel9.message);
+}
+
+/// The table: fault → requirements that must fail, the observed guarantee, and the evidence
+/// naming event ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_fails_what_it_breaks() {
+    for fault in RelayFault::ALL {
+        let j = run(Some(fault), fault.exposed_by(), 120, CLAIMS).await;
+        let got = failed(&j);
+        let want: Vec<String> = fault.breaks().iter().map(|s| s.to_string()).collect();
+        assert_eq!(got, want, "{fault}: {:#?}", j.cases);
+        assert_eq!(
+            j.observed.guarantee(),
+            fault.observed(),
+            "{fault}: {}",
+            j.observed.sentence()
+        );
+        for c in j.cases.iter().filter(|c| c.status == Status::Failed) {
+            // Every failure names at least one event by its id (UUID-shaped, with its number).
+            assert!(
+                c.message.contains("(#"),
+                "{fault}: {} names no event: {}",
+                c.case,
+                c.message
+            );
+        }
+        if fault == RelayFault::MutateField {
+            let c = j.cases.iter().find(|c| c.requirement == "REL-005").unwrap();
+            let diff = c.evidence.as_ref().and_then(|e| e.diff.as_deref()).unwrap();
+            assert!(diff.contains("data.context") && diff.contains("2000-01-01"), "{diff}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_too_short_or_into_the_void_is_inconclusive() {
+    // Too few events to judge.
+    let j = run(None, "none", 5, CLAIMS).await;
+    assert_eq!(errored(&j).len(), 1, "{:#?}", j.cases);
+    assert!(j.cases.iter().all(|c| c.status != Status::Passed));
+    // An intermediary that acknowledges and forwards nowhere: nothing delivered.
+    let mut h = Harness::start(RelayConfig {
+        count: 20,
+        ..RelayConfig::default()
+    })
+    .await
+    .unwrap();
+    let (addr, _relay) = spawn_reference_relay(Config {
+        forward: "http://127.0.0.1:9/".into(),
+        timeout: Duration::from_millis(100),
+        max_attempts: 1,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    h.set_target(&format!("http://{addr}/")).unwrap();
+    h.send_all(Duration::from_secs(10)).await;
+    h.drain(Duration::from_millis(300), Duration::from_millis(300), Duration::ZERO)
+        .await;
+    let (history, stream) = h.finish();
+    let j = check(&history, &stream, &CLAIMS, None);
+    assert_eq!(errored(&j).len(), 1, "{:#?}", j.cases);
+    assert!(errored(&j)[0].contains("reached the sink"), "{:?}", errored(&j));
+    // Nobody listening at the target at all: the sender stops early, nothing acknowledged.
+    let mut h = Harness::start(RelayConfig {
+        count: 50,
+        concurrency: 2,
+        timeout: Duration::from_millis(200),
+        ..RelayConfig::default()
+    })
+    .await
+    .unwrap();
+    h.set_target("http://127.0.0.1:9/").unwrap();
+    let sent = h.send_all(Duration::from_secs(10)).await;
+    assert!(sent.stopped.unwrap().contains("unreachable"));
+    let (history, stream) = h.finish();
+    let j = check(&history, &stream, &CLAIMS, None);
+    assert!(errored(&j)[0].contains("acknowledged no event"), "{:?}", errored(&j));
+}
