@@ -17,6 +17,27 @@ pub enum Seen {
     RoundTrip,
 }
 
+/// Whose the fault is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The SDK breaks a rule of the spec.
+    Nonconformance,
+    /// The spec's prose and its schemas disagree, and the SDK and the kit follow different ones.
+    Disagreement,
+}
+
+impl Kind {
+    /// In words, for the doc.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Nonconformance => "nonconformance of the SDK",
+            Kind::Disagreement => {
+                "the spec disagrees with itself (prose against schema); not counted against the SDK"
+            }
+        }
+    }
+}
+
 /// One finding against the SDK.
 pub struct Finding {
     /// Short key, used in the doc's anchors and the test's messages.
@@ -25,7 +46,9 @@ pub struct Finding {
     pub requirements: &'static [&'static str],
     /// Where it is seen.
     pub seen: Seen,
-    /// Case ids (prefixes) that show it.
+    /// What kind of finding it is.
+    pub kind: Kind,
+    /// Fragments of the case ids that show it (a case id contains one of them).
     pub cases: &'static [&'static str],
     /// Words the failing case's message or answer contains.
     pub evidence: &'static str,
@@ -44,7 +67,7 @@ impl Finding {
     /// Whether `c` (a not-passed case of a run where this finding is seen) shows it.
     pub fn matches(&self, c: &CaseResult) -> bool {
         let id_ok = self.requirements.contains(&c.requirement.as_str());
-        let case_ok = self.cases.iter().any(|p| c.case.starts_with(p));
+        let case_ok = self.cases.iter().any(|p| c.case.contains(p));
         let text = format!("{} {}", c.message, c.actual.as_deref().unwrap_or(""));
         id_ok && case_ok && text.contains(self.evidence)
     }
@@ -63,6 +86,7 @@ pub const FINDINGS: &[Finding] = &[
         key: "specversion-0.5.0",
         requirements: &["CDE-CTX-006"],
         seen: Seen::SdkSender,
+        kind: Kind::Nonconformance,
         cases: &["CDE-CTX-006"],
         evidence: "spec version \"0.5.0\"",
         in_matrix: &["CDE-CTX-006 at /context/specversion"],
@@ -75,12 +99,13 @@ spec's context attribute is \"the version of the CDEvents specification which th
 (spec.md, *specversion*), and every conformance example of release 0.5.1 carries `\"0.5.1\"`. A \
 consumer that picks its schemas by `specversion`, as the kit and its reference listener do, \
 cannot place the event: the kit reports CDE-CTX-006 (MUST) and the reference listener refuses the \
-event with 400. The 0.4.1 and 0.3.0 events the SDK builds carry their own release number and pass.",
+event with 400. No release 0.5.0 appears in the 0.5.1 release's text, schemas or examples. The 0.4.1 and 0.3.0 events the SDK builds carry their own release number and pass.",
     },
     Finding {
         key: "header-not-percent-encoded",
         requirements: &["WH-003", "CE-HTTP-004"],
         seen: Seen::SdkSender,
+        kind: Kind::Nonconformance,
         cases: &["WH-003", "CE-HTTP-004"],
         evidence: "percent-encoding",
         in_matrix: &["invalid percent-encoding"],
@@ -100,7 +125,8 @@ CE-HTTP-004. Structured and batch mode carry the same event in the JSON body and
         key: "deny-unknown-fields",
         requirements: &["LIS-001"],
         seen: Seen::SdkListener,
-        cases: &["LIS-001/"],
+        kind: Kind::Nonconformance,
+        cases: &["/testcaserun.", "/testsuiterun."],
         evidence: "unknown field",
         in_matrix: &[],
         culprit: "cdevents-sdk: every generated type is `#[serde(deny_unknown_fields)]` \
@@ -117,6 +143,7 @@ objects are closed are not affected.",
         key: "no-percent-decoding",
         requirements: &["CE-HTTP-008"],
         seen: Seen::SdkListener,
+        kind: Kind::Nonconformance,
         cases: &["CE-HTTP-008/"],
         evidence: "was taken",
         in_matrix: &[],
@@ -136,7 +163,8 @@ affected.)",
         key: "text-plain-taken",
         requirements: &["WH-011"],
         seen: Seen::SdkListener,
-        cases: &["WH-011/binary/text-plain"],
+        kind: Kind::Nonconformance,
+        cases: &["/binary/text-plain"],
         evidence: "HTTP 202",
         in_matrix: &[],
         culprit: "cdevents-sdk: `src/cloudevents.rs`, `TryFrom<Data> for CDEvent` reads the data \
@@ -152,7 +180,8 @@ declared content type, while the CDEvents binding carries a CDEvent as `applicat
         key: "400-not-415",
         requirements: &["WH-011"],
         seen: Seen::SdkListener,
-        cases: &["WH-011/structured/avro", "WH-011/text-plain"],
+        kind: Kind::Nonconformance,
+        cases: &["/structured/avro", "/text-plain"],
         evidence: "Wrong encoding",
         in_matrix: &["400: Wrong encoding"],
         culprit: "cloudevents-sdk 0.9: `src/binding/axum/extract.rs` answers every rejection \
@@ -164,5 +193,25 @@ axum extractor of the CloudEvents SDK maps every error (`Wrong encoding`) to 400
 which tells the sender the request itself is wrong rather than its format unsupported. The \
 same 400 answers every batch in the matrix: batched mode is optional for a receiver (HTTP \
 binding 3.3), but one that does not support it should say so with 415.",
+    },
+    Finding {
+        key: "repository-url-uri",
+        requirements: &["LIS-001"],
+        seen: Seen::SdkListener,
+        kind: Kind::Disagreement,
+        cases: &["/0.4.1/binary/repository.created", "/0.4.1/structured/repository.created"],
+        evidence: "as URI reference",
+        in_matrix: &[],
+        culprit: "cdevents-sdk: `src/generated/repository_created_0_2_0.rs` types `url` as \
+`crate::Uri`; the 0.4.1 schema `schemas/repositorycreated.json` types it as a plain string",
+        title: "0.4.1 `repository.created`: `url` is a URI in the prose, any string in the schema",
+        explanation: "The 0.4.1 schema gives `subject.content.url` of `repository.created.0.2.0` \
+as `{\"type\": \"string\", \"minLength\": 1}`, with no format; the prose \
+(source-code-version-control.md, *repository created*) types it `URI`. The kit's catalogue \
+follows the schema (its differential test holds it to the official schemas), so its generator \
+may send a `url` that is no URI, which the schema accepts and the SDK, following the prose, \
+refuses (LIS-001). A sender that follows the prose interoperates with the SDK; one that follows \
+only the schema may not. The SDK is not consistent either: `viewUrl`, also `URI` in the prose, \
+is a plain `String` in the same type. Release 0.5.1 settles it (`uri`, `format: uri`).",
     },
 ];

@@ -200,6 +200,7 @@ fn sdk_listener_findings() -> Result<(), Failed> {
             "no-percent-decoding",
             "text-plain-taken",
             "400-not-415",
+            "repository-url-uri",
         ],
     ))
 }

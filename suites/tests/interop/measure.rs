@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use cdevents_reports::model::{CaseResult, Status};
-use cdevents_schemas::Registry;
+use cdevents_schemas::{Registry, SpecVersion};
 use cdevents_suites::drivers::listener::{self, Options, RunConfig};
 use cdevents_suites::drivers::sender::{judge, Claims, Delivery, ManifestEntry, Sink, SinkConfig};
 use cdevents_suites::faults::FaultPlan;
@@ -324,6 +324,13 @@ fn reason(body: &str) -> String {
     }
 }
 
+/// The CDEvents releases the SDK claims (its README's feature list).
+pub const SDK_SPECS: [SpecVersion; 3] = [
+    SpecVersion::V0_3_0,
+    SpecVersion::V0_4_1,
+    SpecVersion::V0_5_1,
+];
+
 /// The listener suite's default corpus (one valid event per type and mode, edge cases,
 /// invalid and hostile requests) against `listener`.
 pub async fn listener_suite(listener: ListenerKind) -> Vec<CaseResult> {
@@ -334,6 +341,7 @@ pub async fn listener_suite(listener: ListenerKind) -> Vec<CaseResult> {
         ..RunConfig::default()
     };
     let cases = listener::cases(&Options {
+        specs: SDK_SPECS.to_vec(),
         oversize_bytes: 2 << 20,
         ..Options::default()
     });
