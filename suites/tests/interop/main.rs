@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         Trial::test("interop/matrix-shows-a-broken-pair", broken_pair),
         Trial::test("interop/doc-is-current", doc_is_current),
         Trial::test("interop/one-cloudevents-sdk", one_cloudevents_sdk),
+        Trial::test("interop/explanations-can-fail", explanations_can_fail),
     ];
     libtest_mimic::run(&args, trials).exit_code()
 }
@@ -80,7 +81,7 @@ async fn measure_all() -> Measured {
         }
         cells.push(row);
     }
-    let sdk_listener = measure::listener_suite(ListenerKind::Sdk).await;
+    let sdk_listener = measure::listener_suite(ListenerKind::Sdk, &measure::SDK_SPECS).await;
     let reference_binary = senders
         .iter()
         .find(|s| s.kind == SenderKind::Reference(Mode::Binary))
@@ -203,6 +204,34 @@ fn sdk_listener_findings() -> Result<(), Failed> {
             "repository-url-uri",
         ],
     ))
+}
+
+/// The explanation check fails on a listener that is not the SDK: the reference listener
+/// broken with `empty-200` shows none of the SDK's findings and fails WH-006, which no
+/// finding explains.
+fn explanations_can_fail() -> Result<(), Failed> {
+    let broken = ListenerKind::Reference(Some(Fault::Empty200));
+    let results = runtime().block_on(measure::listener_suite(
+        broken,
+        &[cdevents_schemas::SpecVersion::V0_5_1],
+    ));
+    let problems = explain(
+        &not_passed(&results),
+        Seen::SdkListener,
+        &["deny-unknown-fields", "no-percent-decoding"],
+    );
+    let unexplained = problems
+        .iter()
+        .any(|p| p.starts_with("unexplained: WH-006"));
+    let missing = problems
+        .iter()
+        .filter(|p| p.contains("is no longer observed"))
+        .count();
+    if unexplained && missing == 2 {
+        Ok(())
+    } else {
+        Err(format!("the check did not fail as it should: {problems:#?}").into())
+    }
 }
 
 /// What the SDK listener forwards passes the sender suite.

@@ -331,9 +331,9 @@ pub const SDK_SPECS: [SpecVersion; 3] = [
     SpecVersion::V0_5_1,
 ];
 
-/// The listener suite's default corpus (one valid event per type and mode, edge cases,
+/// The listener suite's corpus of `specs` (one valid event per type and mode, edge cases,
 /// invalid and hostile requests) against `listener`.
-pub async fn listener_suite(listener: ListenerKind) -> Vec<CaseResult> {
+pub async fn listener_suite(listener: ListenerKind, specs: &[SpecVersion]) -> Vec<CaseResult> {
     let target = Running::start(listener, None).await;
     let cfg = RunConfig {
         target: target.url(),
@@ -341,7 +341,7 @@ pub async fn listener_suite(listener: ListenerKind) -> Vec<CaseResult> {
         ..RunConfig::default()
     };
     let cases = listener::cases(&Options {
-        specs: SDK_SPECS.to_vec(),
+        specs: specs.to_vec(),
         oversize_bytes: 2 << 20,
         ..Options::default()
     });
