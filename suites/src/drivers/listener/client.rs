@@ -214,7 +214,7 @@ impl Client {
         for (n, v) in &req.headers {
             b = b.header(n.as_str(), v.as_str());
         }
-        let res = b
+        let mut res = b
             .body(req.body.clone())
             .send()
             .await
@@ -230,11 +230,20 @@ impl Client {
                 )
             })
             .collect();
-        let body = res.bytes().await.map_err(|e| self.error(e))?;
+        // Streamed and cut at the cap: a target answering with gigabytes is never held
+        // (dropping the rest closes the connection).
+        let mut body = Vec::new();
+        while body.len() < RESPONSE_CAP {
+            let Some(chunk) = res.chunk().await.map_err(|e| self.error(e))? else {
+                break;
+            };
+            let room = RESPONSE_CAP - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
         Ok(Response {
             status,
             headers,
-            body: body[..body.len().min(RESPONSE_CAP)].to_vec(),
+            body,
         })
     }
 
@@ -334,8 +343,15 @@ impl Client {
                     break parse_response(&buf, true).ok_or(SendError::Closed)
                 }
                 Ok(Ok(n)) => {
-                    if buf.len() < RESPONSE_CAP {
-                        buf.extend_from_slice(&chunk[..n]);
+                    let room = RESPONSE_CAP.saturating_sub(buf.len());
+                    buf.extend_from_slice(&chunk[..n.min(room)]);
+                    if buf.len() >= RESPONSE_CAP {
+                        // Enough: whatever follows (gigabytes?) is not read.
+                        break parse_response(&buf, true).ok_or_else(|| {
+                            SendError::Other(format!(
+                                "no complete HTTP answer head in the first {RESPONSE_CAP} bytes"
+                            ))
+                        });
                     }
                 }
             }
