@@ -96,6 +96,17 @@ fn run_case(args_file: &Path, bless: bool) -> Result<(), Failed> {
     cmd.args(&args)
         .current_dir(workspace())
         .env("NO_COLOR", "1");
+    // `--trigger 'cdevents-conformance …'` finds the binary under test first.
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_cdevents-conformance"))
+        .parent()
+        .unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin_dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(&path));
+    cmd.env(
+        "PATH",
+        std::env::join_paths(dirs).map_err(|e| e.to_string())?,
+    );
     for (k, _) in std::env::vars() {
         if k.starts_with("CDEVENTS_CONFORMANCE_") || k == "CLICOLOR_FORCE" {
             cmd.env_remove(k);
