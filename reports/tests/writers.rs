@@ -130,3 +130,33 @@ fn markdown_stays_within_budget() {
     assert!(md.contains("more requirements, in the HTML or JSON report"));
     assert!(md.contains("more not shown here (size limit)"));
 }
+
+/// An expired waiver fails the run in every format, whatever the case's own level or status.
+#[test]
+fn expired_waiver_fails_in_every_writer() {
+    use reports::model::{CaseResult, RunHeader, Status, Suite};
+    use reports::{Level, Run, Waiver};
+    let header = RunHeader::new(Suite::Listener, "0.1.0", "2026-01-01T00:00:00Z");
+    let mut c = CaseResult::new(
+        "LIS-015/x",
+        "LIS-015",
+        Level::May,
+        Status::Failed,
+        "dropped",
+    );
+    c.waiver = Some(Waiver {
+        reason: "router drops it".into(),
+        issue: Some("https://example.invalid/i/3".into()),
+        expires: Some("2000-01-01".into()),
+        expired: true,
+    });
+    let run = Run::new(header, vec![c], Vec::new());
+    assert_eq!(run.summary.verdict, reports::Verdict::Fail);
+    assert_eq!(run.summary.expired_waivers, 1);
+    let junit = reports::writers::to_junit(&run).unwrap();
+    assert!(junit.contains("type=\"expired-waiver\""), "{junit}");
+    assert!(junit.contains("EXPIRED 2000-01-01"), "{junit}");
+    let md = reports::writers::to_markdown(&run);
+    assert!(md.contains("1 expired waivers"), "{md}");
+    assert!(md.contains("EXPIRED 2000-01-01"), "{md}");
+}

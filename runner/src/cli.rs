@@ -62,10 +62,10 @@ pub enum Command {
     #[command(after_help = REQUIREMENTS_HELP)]
     Requirements(RequirementsArgs),
     /// Run a conformance suite against a live implementation.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = TEST_HELP)]
     Test(TestCommand),
     /// Run a reference implementation (conformant, or broken on purpose with --fault).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = REFERENCE_HELP)]
     Reference(ReferenceCommand),
     /// Show the whole kit working, with no setup: reference implementations on loopback, every
     /// suite against them, one faulty target, and every report format.
@@ -73,7 +73,7 @@ pub enum Command {
     /// Re-run exactly one case of a results file (same seed, same event, same faults).
     Reproduce(crate::commands::reproduce::Args),
     /// Re-render a results file into reports, or compare two runs for CI gating.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = REPORT_HELP)]
     Report(crate::commands::report::ReportCommand),
     /// Check the config file (cdevents-conformance.toml) and print the flags it sets per suite.
     Config(crate::config::Args),
@@ -119,6 +119,23 @@ Exit codes:
   0  every event passes at the --fail-on level
   1  at least one failing finding
   2  usage or input error (unreadable path, unknown --spec, bad --schemas folder)";
+
+const TEST_HELP: &str = "\
+Examples:
+  cdevents-conformance test listener --target http://127.0.0.1:8080/events
+  cdevents-conformance test sender --trigger './my-sender --to \"$CDEVENTS_SINK_URL\"'
+  cdevents-conformance test listener --list --level must LIS-";
+
+const REFERENCE_HELP: &str = "\
+Examples:
+  cdevents-conformance reference listener --listen 127.0.0.1:8080
+  cdevents-conformance reference sender --target http://127.0.0.1:8080/
+  cdevents-conformance reference listener --fault list";
+
+const REPORT_HELP: &str = "\
+Examples:
+  cdevents-conformance report render results.jsonl --report-html report/ --report-junit junit.xml
+  cdevents-conformance report diff main.jsonl pr.jsonl";
 
 const REQUIREMENTS_HELP: &str = "\
 Examples:
@@ -264,5 +281,28 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Issue 7: `--help` on every subcommand shows examples.
+    #[test]
+    fn every_subcommand_help_has_examples() {
+        fn walk(cmd: &mut clap::Command, path: String, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands_mut() {
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_name() != "help" {
+                    let help = sub.render_long_help().to_string();
+                    if !help.contains("Examples:") {
+                        missing.push(p.clone());
+                    }
+                }
+                walk(sub, p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&mut Cli::command(), String::new(), &mut missing);
+        assert!(
+            missing.is_empty(),
+            "no `Examples:` in the help of:{missing:?}"
+        );
     }
 }

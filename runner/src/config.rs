@@ -556,3 +556,61 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     Ok(crate::exit::OK)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<Config> {
+        Config::parse(text, Path::new("c.toml"))
+    }
+
+    fn argv(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn section_overrides_top_level_and_flags_win() {
+        let c = parse("fail_on = \"may\"\nseed = 3\n[listener]\nfail_on = \"must\"\n").unwrap();
+        let (out, added) = inject(&argv(&["x", "test", "listener", "--seed", "9"]), &c);
+        let out: Vec<String> = out
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            out,
+            ["x", "test", "listener", "--seed", "9", "--fail-on", "must"]
+        );
+        assert_eq!(added.len(), 1);
+        // Settings go before `--`, so trailing arguments stay trailing.
+        let (out, _) = inject(&argv(&["x", "validate", "--", "-"]), &c);
+        assert_eq!(out.last().unwrap(), "-");
+    }
+
+    #[test]
+    fn report_paths_are_relative_to_the_file() {
+        let c =
+            Config::parse("[reports]\njunit = \"out/j.xml\"\n", Path::new("ci/c.toml")).unwrap();
+        let (out, _) = inject(&argv(&["x", "test", "sender"]), &c);
+        assert_eq!(out[3], "--report-junit");
+        assert_eq!(PathBuf::from(&out[4]), Path::new("ci").join("out/j.xml"));
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        for (text, line) in [
+            ("seed = 1\n[nope]\nx = 1\n", 2),
+            ("\n\nfailon = \"must\"\n", 3),
+            ("[reports]\npdf = \"x\"\n", 2),
+            ("suites = [\"fuzz\"]\n", 1),
+            ("spec = [{ a = 1 }]\n", 1),
+            ("seed = = 1\n", 1),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("c.toml:{line}: ")),
+                "{text:?} -> {e}"
+            );
+        }
+    }
+}

@@ -3,8 +3,8 @@
 //! A suite turns what it would run into [`Entry`]s; [`Selection`] (flattened into the suite's
 //! arguments) filters them by id prefix, level, role and spec version, the same way whether
 //! the cases are then listed or run. Case ids start with their requirement id, so a prefix
-//! such as `LIS-004` or `LIS-004/binary` selects here exactly as it does as a libtest filter
-//! in `cargo test` (`runner/tests/cli` trials and `suites` trials are named by the same ids).
+//! such as `LIS-004` or `CDE-CTX-001` selects here as it does as a libtest filter in
+//! `cargo test` (the fixture trials of `suites/tests/fixtures.rs` are named `<id>/<version>/…`).
 
 use cdevents_reports::{Level, Role};
 use cdevents_schemas::SpecVersion;

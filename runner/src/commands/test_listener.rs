@@ -59,7 +59,7 @@ pub struct Args {
     )]
     pub target: Option<String>,
     /// The longest wait for any one answer.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration, help_heading = "Target")]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration, env = "CDEVENTS_CONFORMANCE_TIMEOUT", help_heading = "Target")]
     pub timeout: Duration,
     /// The longest the whole run may take; cases left are errored.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration, help_heading = "Target")]
@@ -68,7 +68,7 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 8, help_heading = "Target")]
     pub concurrency: usize,
     /// Spec versions whose event types are sent (repeatable).
-    #[arg(long = "spec", value_name = "VERSION", value_parser = parse_version, default_value = "0.5.1", help_heading = "Corpus")]
+    #[arg(long = "spec", value_name = "VERSION", value_parser = parse_version, default_value = "0.5.1", env = "CDEVENTS_CONFORMANCE_SPEC", value_delimiter = ',', help_heading = "Corpus")]
     pub specs: Vec<SpecVersion>,
     /// Generated valid events per type and mode.
     #[arg(

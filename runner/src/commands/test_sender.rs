@@ -53,13 +53,18 @@ pub struct Args {
     )]
     pub listen: SocketAddr,
     /// A shell command that runs the sender under test, with CDEVENTS_SINK_URL and K_SINK set.
-    #[arg(long, value_name = "CMD", help_heading = "Sink")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        env = "CDEVENTS_CONFORMANCE_TRIGGER",
+        help_heading = "Sink"
+    )]
     pub trigger: Option<String>,
     /// Stop waiting once this many distinct events arrived.
     #[arg(long, value_name = "N", help_heading = "Sink")]
     pub expect: Option<usize>,
     /// The longest the run waits (for the trigger, then for --expect).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, help_heading = "Sink")]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, env = "CDEVENTS_CONFORMANCE_TIMEOUT", help_heading = "Sink")]
     pub timeout: Duration,
     /// Largest request body kept; larger ones are answered 413.
     #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, help_heading = "Sink")]
@@ -80,7 +85,7 @@ pub struct Args {
     )]
     pub seed: u64,
     /// The delivery guarantee the sender claims.
-    #[arg(long, value_name = "CLAIM", default_value = "at-most-once", value_parser = parse_guarantee, help_heading = "Claims")]
+    #[arg(long, value_name = "CLAIM", default_value = "at-most-once", value_parser = parse_guarantee, env = "CDEVENTS_CONFORMANCE_GUARANTEE", help_heading = "Claims")]
     pub guarantee: Guarantee,
     /// The order the sender claims to keep.
     #[arg(long, value_name = "CLAIM", default_value = "none", value_parser = parse_ordering, help_heading = "Claims")]
