@@ -424,6 +424,7 @@ fn valid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>)
             }
         }
     }
+    golden_corpus(spec, v, opts, out);
     if spec.has_links() {
         for mode in [Mode::Binary, Mode::Structured] {
             let id = format!("LIS-002/{v}{mode}/custom");
@@ -441,6 +442,31 @@ fn valid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>)
                     .with_event(&ev),
                 );
             }
+        }
+    }
+}
+
+/// The project's golden valid events (fixtures/<version>/valid/, embedded at build time), in
+/// binary and structured mode. Each case gets its own `context.id`, so that only redelivery
+/// cases repeat an id; the rest of the fixture is sent as written.
+fn golden_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>) {
+    for g in crate::golden::valid(spec) {
+        let Ok(mut ev) = serde_json::from_str::<Value>(g.json) else {
+            continue;
+        };
+        let (req, kind) = if g.custom {
+            ("LIS-002", "custom dev.cdeventsx")
+        } else {
+            ("LIS-001", "valid")
+        };
+        for mode in [Mode::Binary, Mode::Structured] {
+            let id = format!("{req}/{v}{mode}/golden/{}", g.name);
+            ev["context"]["id"] = Value::from(uuid_for(opts.seed, &id));
+            let what = format!(
+                "the golden {kind} event {}/valid/{} in {mode} mode",
+                g.version, g.name
+            );
+            out.push(accept(id, req, spec, what, single(mode, &ev), &ev));
         }
     }
 }
