@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use crate::generators::{mutations, sample};
 use crate::input::CeAttributes;
-use crate::wire::{ce_attributes_for, encode, percent_encode_header_value, Mode, WireRequest};
+use crate::wire::{
+    ce_attributes_for, encode, percent_encode_header_value, sdk_encode, Mode, WireRequest,
+};
 
 /// What the corpus is built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +258,23 @@ fn base_type(spec: SpecVersion) -> Option<String> {
         .map(|d| d.type_name.clone())
 }
 
+/// A well-formed event as the CloudEvents SDK writes it, or (where the SDK cannot write this
+/// event faithfully: see [`sdk_encode`]) as the kit's encoder does; the flag says which.
+fn well_formed(mode: Mode, ev: &Value) -> (WireRequest, bool) {
+    match sdk_encode(mode, ev) {
+        Some(req) => (req, true),
+        None => (single(mode, ev), false),
+    }
+}
+
+fn by_sdk(what: String, sdk: bool) -> String {
+    if sdk {
+        format!("{what} (encoded by cloudevents-sdk)")
+    } else {
+        what
+    }
+}
+
 fn single(mode: Mode, ev: &Value) -> WireRequest {
     encode(mode, &[(ce_attributes_for(ev), ev.clone())])
 }
@@ -409,14 +428,18 @@ fn valid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>)
                 let Some(ev) = event_for(spec, &def.type_name, seed, &id) else {
                     continue;
                 };
-                let what = format!("a valid {} event in {mode} mode", def.type_name);
+                let (req, sdk) = well_formed(mode, &ev);
+                let what = by_sdk(
+                    format!("a valid {} event in {mode} mode", def.type_name),
+                    sdk,
+                );
                 out.push(
                     Case::new(
                         id,
                         "LIS-001",
                         spec,
                         what,
-                        Payload::Http(single(mode, &ev)),
+                        Payload::Http(req),
                         Expect::Accepted,
                     )
                     .with_event(&ev),
@@ -466,7 +489,8 @@ fn golden_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>
                 "the golden {kind} event {}/valid/{} in {mode} mode",
                 g.version, g.name
             );
-            out.push(accept(id, req, spec, what, single(mode, &ev), &ev));
+            let (wire, sdk) = well_formed(mode, &ev);
+            out.push(accept(id, req, spec, by_sdk(what, sdk), wire, &ev));
         }
     }
 }
