@@ -807,118 +807,162 @@ fn accept(
     .with_event(ev)
 }
 
+/// Cases derived from the base event of each case id: the shape of most invalid cases.
+struct Derive<'a> {
+    spec: SpecVersion,
+    t: &'a str,
+    seed: u64,
+}
+
+impl Derive<'_> {
+    /// The case `id`: `make` turns its base event into the event carried and the request.
+    fn case(
+        &self,
+        id: String,
+        requirement: &'static str,
+        what: &str,
+        expect: Expect,
+        make: impl FnOnce(Value) -> (Value, WireRequest),
+    ) -> Option<Case> {
+        let ev = event_for(self.spec, self.t, self.seed, &id)?;
+        let (ev, req) = make(ev);
+        Some(
+            Case::new(id, requirement, self.spec, what, Payload::Http(req), expect).with_event(&ev),
+        )
+    }
+
+    /// The case `id`: the base event in `mode`, then `edit` applied to the request.
+    fn edited(
+        &self,
+        id: String,
+        requirement: &'static str,
+        what: &str,
+        expect: Expect,
+        mode: Mode,
+        edit: impl FnOnce(&mut WireRequest),
+    ) -> Option<Case> {
+        self.case(id, requirement, what, expect, |ev| {
+            let mut req = single(mode, &ev);
+            edit(&mut req);
+            (ev, req)
+        })
+    }
+
+    /// The case `id`: the base event with other CloudEvents attributes (`edit`), in `mode`.
+    fn attrs(
+        &self,
+        id: String,
+        requirement: &'static str,
+        what: &str,
+        expect: Expect,
+        mode: Mode,
+        edit: impl FnOnce(&mut CeAttributes),
+    ) -> Option<Case> {
+        self.case(id, requirement, what, expect, |ev| {
+            let mut ce = ce_attributes_for(&ev);
+            edit(&mut ce);
+            let req = with_attrs(mode, ce, &ev);
+            (ev, req)
+        })
+    }
+
+    /// The case `id`: the base event changed by `edit`, in `mode`.
+    fn event(
+        &self,
+        id: String,
+        requirement: &'static str,
+        what: &str,
+        expect: Expect,
+        mode: Mode,
+        edit: impl FnOnce(&mut Value),
+    ) -> Option<Case> {
+        self.case(id, requirement, what, expect, |mut ev| {
+            edit(&mut ev);
+            let req = single(mode, &ev);
+            (ev, req)
+        })
+    }
+}
+
 fn invalid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>) {
     let Some(t) = base_type(spec) else { return };
-    let seed = opts.seed;
-    let ev_for = |id: &str| event_for(spec, &t, seed, id);
-    let case = |id: String, req: &'static str, what: &str, p: Payload, e: Expect, ev: &Value| {
-        Case::new(id, req, spec, what, p, e).with_event(ev)
+    let d = Derive {
+        spec,
+        t: &t,
+        seed: opts.seed,
     };
+    let (refused, not_5xx) = (Expect::Refused, Expect::NotServerError);
 
     for mode in [Mode::Binary, Mode::Structured] {
         // LIS-004: not a valid CloudEvent.
         for attr in ["id", "source", "specversion", "type"] {
             let id = format!("LIS-004/{v}{mode}/missing-{attr}");
-            let Some(ev) = ev_for(&id) else { continue };
-            let mut req = single(mode, &ev);
-            match mode {
-                Mode::Binary => remove_header(&mut req, &format!("ce-{attr}")),
-                _ => edit_envelope(&mut req, |o| {
-                    o.remove(attr);
+            let what = format!("no `{attr}` attribute");
+            out.extend(
+                d.edited(id, "LIS-004", &what, refused, mode, |req| match mode {
+                    Mode::Binary => remove_header(req, &format!("ce-{attr}")),
+                    _ => edit_envelope(req, |o| {
+                        o.remove(attr);
+                    }),
                 }),
-            }
-            out.push(case(
-                id,
-                "LIS-004",
-                &format!("no `{attr}` attribute"),
-                Payload::Http(req),
-                Expect::Refused,
-                &ev,
-            ));
+            );
         }
-        let id = format!("LIS-004/{v}{mode}/specversion-2.0");
-        if let Some(ev) = ev_for(&id) {
-            let mut ce = ce_attributes_for(&ev);
-            ce.specversion = Some("2.0".into());
-            out.push(case(
-                id,
-                "LIS-004",
-                "CloudEvents specversion 2.0",
-                Payload::Http(with_attrs(mode, ce, &ev)),
-                Expect::Refused,
-                &ev,
-            ));
-        }
-        let id = format!("LIS-004/{v}{mode}/malformed-json");
-        if let Some(ev) = ev_for(&id) {
-            let mut req = single(mode, &ev);
-            let cut = req.body.len() / 2;
-            req.body.truncate(cut);
-            out.push(case(
-                id,
-                "LIS-004",
-                "a body that is JSON cut in half",
-                Payload::Http(req),
-                Expect::Refused,
-                &ev,
-            ));
-        }
-        let id = format!("LIS-004/{v}{mode}/empty-body");
-        if let Some(ev) = ev_for(&id) {
-            let mut req = single(mode, &ev);
-            req.body.clear();
-            out.push(case(
-                id,
-                "LIS-004",
-                "an empty body",
-                Payload::Http(req),
-                Expect::Refused,
-                &ev,
-            ));
-        }
+        out.extend(d.attrs(
+            format!("LIS-004/{v}{mode}/specversion-2.0"),
+            "LIS-004",
+            "CloudEvents specversion 2.0",
+            refused,
+            mode,
+            |ce| ce.specversion = Some("2.0".into()),
+        ));
+        out.extend(d.edited(
+            format!("LIS-004/{v}{mode}/malformed-json"),
+            "LIS-004",
+            "a body that is JSON cut in half",
+            refused,
+            mode,
+            |req| {
+                let cut = req.body.len() / 2;
+                req.body.truncate(cut);
+            },
+        ));
+        out.extend(d.edited(
+            format!("LIS-004/{v}{mode}/empty-body"),
+            "LIS-004",
+            "an empty body",
+            refused,
+            mode,
+            |req| req.body.clear(),
+        ));
 
         // LIS-005: a well-formed CloudEvent whose CDEvent is wrong: refused with 4xx, or taken.
-        let id = format!("LIS-005/{v}{mode}/unknown-type");
-        if let Some(mut ev) = ev_for(&id) {
-            ev["context"]["type"] = Value::from("dev.cdevents.kitthing.happened.0.1.0");
-            out.push(case(
-                id,
-                "LIS-005",
-                "an unknown event type",
-                Payload::Http(single(mode, &ev)),
-                Expect::NotServerError,
-                &ev,
-            ));
-        }
-        let id = format!("LIS-005/{v}{mode}/unknown-spec-version");
-        if let Some(mut ev) = ev_for(&id) {
-            let attr = spec.version_attribute();
-            ev["context"][attr] = Value::from("9.9.9");
-            out.push(case(
-                id,
-                "LIS-005",
-                "an unknown CDEvents spec version",
-                Payload::Http(single(mode, &ev)),
-                Expect::NotServerError,
-                &ev,
-            ));
-        }
-        let id = format!("LIS-009/{v}{mode}/ce-source-contradicts");
-        if let Some(ev) = ev_for(&id) {
-            let mut ce = ce_attributes_for(&ev);
-            ce.source = Some("/kit/another-source".into());
-            out.push(case(
-                id,
-                "LIS-009",
-                "a CloudEvents source other than context.source",
-                Payload::Http(with_attrs(mode, ce, &ev)),
-                Expect::NotServerError,
-                &ev,
-            ));
-        }
+        out.extend(d.event(
+            format!("LIS-005/{v}{mode}/unknown-type"),
+            "LIS-005",
+            "an unknown event type",
+            not_5xx,
+            mode,
+            |ev| ev["context"]["type"] = Value::from("dev.cdevents.kitthing.happened.0.1.0"),
+        ));
+        out.extend(d.event(
+            format!("LIS-005/{v}{mode}/unknown-spec-version"),
+            "LIS-005",
+            "an unknown CDEvents spec version",
+            not_5xx,
+            mode,
+            |ev| ev["context"][spec.version_attribute()] = Value::from("9.9.9"),
+        ));
+        out.extend(d.attrs(
+            format!("LIS-009/{v}{mode}/ce-source-contradicts"),
+            "LIS-009",
+            "a CloudEvents source other than context.source",
+            not_5xx,
+            mode,
+            |ce| ce.source = Some("/kit/another-source".into()),
+        ));
         if let (Some(def), Some(valid)) = (
             catalogue::for_version(spec).event(&t),
-            ev_for(&format!("LIS-005/{v}{mode}/schema")),
+            event_for(spec, &t, opts.seed, &format!("LIS-005/{v}{mode}/schema")),
         ) {
             let mut kinds = std::collections::BTreeSet::new();
             for m in mutations(spec, def, &valid) {
@@ -932,14 +976,10 @@ fn invalid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case
                 // The attributes come from the valid event: only the CDEvent is broken.
                 let req = with_attrs(mode, ce_attributes_for(&valid), &m.event);
                 let what = format!("a schema-invalid CDEvent ({m})");
-                out.push(case(
-                    id,
-                    "LIS-005",
-                    &what,
-                    Payload::Http(req),
-                    Expect::NotServerError,
-                    &m.event,
-                ));
+                out.push(
+                    Case::new(id, "LIS-005", spec, what, Payload::Http(req), not_5xx)
+                        .with_event(&m.event),
+                );
             }
         }
     }
@@ -950,102 +990,68 @@ fn invalid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case
         ("time", "2001-01-01T00:00:00Z"),
     ] {
         let id = format!("LIS-009/{v}binary/ce-{attr}-contradicts");
-        let Some(ev) = ev_for(&id) else { continue };
-        let mut req = single(Mode::Binary, &ev);
-        set_header(&mut req, &format!("ce-{attr}"), value);
         let what = format!("a ce-{attr} other than the CDEvent's");
-        out.push(case(
-            id,
-            "LIS-009",
-            &what,
-            Payload::Http(req),
-            Expect::NotServerError,
-            &ev,
-        ));
+        out.extend(
+            d.edited(id, "LIS-009", &what, not_5xx, Mode::Binary, |req| {
+                set_header(req, &format!("ce-{attr}"), value)
+            }),
+        );
     }
-    let id = format!("LIS-005/{v}binary/missing-content-type");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        remove_header(&mut req, "content-type");
-        out.push(case(
-            id,
-            "LIS-005",
-            "a binary-mode event without Content-Type",
-            Payload::Http(req),
-            Expect::NotServerError,
-            &ev,
-        ));
-    }
-    let id = format!("LIS-004/{v}structured/not-an-object");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Structured, &ev);
-        req.body = b"[\"not\", \"an\", \"event\"]".to_vec();
-        out.push(case(
-            id,
-            "LIS-004",
-            "a structured-mode body that is a JSON array",
-            Payload::Http(req),
-            Expect::Refused,
-            &ev,
-        ));
-    }
+    out.extend(d.edited(
+        format!("LIS-005/{v}binary/missing-content-type"),
+        "LIS-005",
+        "a binary-mode event without Content-Type",
+        not_5xx,
+        Mode::Binary,
+        |req| remove_header(req, "content-type"),
+    ));
+    out.extend(d.edited(
+        format!("LIS-004/{v}structured/not-an-object"),
+        "LIS-004",
+        "a structured-mode body that is a JSON array",
+        refused,
+        Mode::Structured,
+        |req| req.body = b"[\"not\", \"an\", \"event\"]".to_vec(),
+    ));
     if opts.batch {
-        let id = format!("LIS-004/{v}batch/not-an-array");
-        if let Some(ev) = ev_for(&id) {
-            let mut req = single(Mode::Batch, &ev);
-            req.body = serde_json::to_vec(&json!({"not": "an array"})).unwrap_or_default();
-            out.push(case(
-                id,
-                "LIS-004",
-                "a batch body that is a JSON object",
-                Payload::Http(req),
-                Expect::Refused,
-                &ev,
-            ));
-        }
-    }
-    let id = format!("CE-HTTP-008/{v}binary/overlong-utf8");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        set_header(&mut req, "ce-subject", "overlong%C0%A0space");
-        out.push(case(
-            id,
-            "CE-HTTP-008",
-            "ce-subject percent-decoding to invalid UTF-8 (%C0%A0)",
-            Payload::Http(req),
-            Expect::Refused,
-            &ev,
+        out.extend(d.edited(
+            format!("LIS-004/{v}batch/not-an-array"),
+            "LIS-004",
+            "a batch body that is a JSON object",
+            refused,
+            Mode::Batch,
+            |req| req.body = serde_json::to_vec(&json!({"not": "an array"})).unwrap_or_default(),
         ));
     }
+    out.extend(d.edited(
+        format!("CE-HTTP-008/{v}binary/overlong-utf8"),
+        "CE-HTTP-008",
+        "ce-subject percent-decoding to invalid UTF-8 (%C0%A0)",
+        refused,
+        Mode::Binary,
+        |req| set_header(req, "ce-subject", "overlong%C0%A0space"),
+    ));
 
     // WH-011: formats the listener does not understand.
-    let id = format!("WH-011/{v}structured/avro");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Structured, &ev);
-        set_header(&mut req, "content-type", "application/cloudevents+avro");
-        req.body = b"Obj\x01\x04\x14avro.codec\x08null".to_vec();
-        out.push(case(
-            id,
-            "WH-011",
-            "application/cloudevents+avro",
-            Payload::Http(req),
-            Expect::Status(415),
-            &ev,
-        ));
-    }
-    let id = format!("WH-011/{v}binary/text-plain");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        set_header(&mut req, "content-type", "text/plain");
-        out.push(case(
-            id,
-            "WH-011",
-            "ce- headers with Content-Type text/plain",
-            Payload::Http(req),
-            Expect::Status(415),
-            &ev,
-        ));
-    }
+    out.extend(d.edited(
+        format!("WH-011/{v}structured/avro"),
+        "WH-011",
+        "application/cloudevents+avro",
+        Expect::Status(415),
+        Mode::Structured,
+        |req| {
+            set_header(req, "content-type", "application/cloudevents+avro");
+            req.body = b"Obj\x01\x04\x14avro.codec\x08null".to_vec();
+        },
+    ));
+    out.extend(d.edited(
+        format!("WH-011/{v}binary/text-plain"),
+        "WH-011",
+        "ce- headers with Content-Type text/plain",
+        Expect::Status(415),
+        Mode::Binary,
+        |req| set_header(req, "content-type", "text/plain"),
+    ));
     let id = format!("WH-011/{v}text-plain");
     let req = WireRequest {
         method: "POST".into(),
@@ -1063,23 +1069,21 @@ fn invalid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case
 
     // WH-012: a body larger than most listeners take.
     let id = format!("WH-012/{v}binary/oversized");
-    if let Some(mut ev) = ev_for(&id) {
+    if let Some(mut ev) = event_for(spec, &t, opts.seed, &id) {
         ev["customData"] = json!({ "padding": "x".repeat(opts.oversize_bytes) });
         ev["customDataContentType"] = Value::from("application/json");
         let req = single(Mode::Binary, &ev);
         // The raw client reads while it writes: a listener may answer 413 and close before
         // the body is through, which reqwest reports as a broken pipe.
         let what = format!("a valid event of {} bytes", req.body.len());
-        let mut c = case(
+        out.push(Case::new(
             id,
             "WH-012",
-            &what,
+            spec,
+            what,
             Payload::Raw(Hostile::Exact(req)),
             Expect::AcceptedOr(413),
-            &ev,
-        );
-        c.event = None;
-        out.push(c);
+        ));
     }
 }
 
