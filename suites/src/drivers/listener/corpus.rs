@@ -498,275 +498,227 @@ fn golden_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>
 fn edge_cases(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>) {
     let Some(t) = base_type(spec) else { return };
     let seed = opts.seed;
-    let ev_for = |id: &str| event_for(spec, &t, seed, id);
-    let mut push = |case: Case| out.push(case);
+    let d = Derive { spec, t: &t, seed };
+    let ok = Expect::Accepted;
 
     // LIS-003: optional parts the listener may not use.
     for mode in [Mode::Binary, Mode::Structured] {
-        let id = format!("LIS-003/{v}{mode}/custom-data-json");
-        if let Some(mut ev) = ev_for(&id) {
-            ev["customData"] =
-                json!({"build": {"tool": "kit", "steps": [1, 2, 3]}, "note": "ünïcode ✓"});
-            ev["customDataContentType"] = Value::from("application/json");
-            push(accept(
-                id,
-                "LIS-003",
-                spec,
-                "customData as a JSON object",
-                single(mode, &ev),
-                &ev,
-            ));
-        }
-        let id = format!("LIS-003/{v}{mode}/custom-data-base64");
-        if let Some(mut ev) = ev_for(&id) {
-            // "<build ok=\"yes\"/>" in base64.
-            ev["customData"] = Value::from("PGJ1aWxkIG9rPSJ5ZXMiLz4=");
-            ev["customDataContentType"] = Value::from("application/xml");
-            push(accept(
-                id,
-                "LIS-003",
-                spec,
-                "customData as base64 (application/xml)",
-                single(mode, &ev),
-                &ev,
-            ));
-        }
-        let id = format!("LIS-003/{v}{mode}/unknown-extension");
-        if let Some(ev) = ev_for(&id) {
-            let mut ce = ce_attributes_for(&ev);
-            ce.extensions
-                .insert("kitextension".into(), Value::from("some value"));
-            push(accept(
-                id,
-                "LIS-003",
-                spec,
-                "an unknown CloudEvents extension attribute",
-                with_attrs(mode, ce, &ev),
-                &ev,
-            ));
-        }
+        out.extend(d.event(
+            format!("LIS-003/{v}{mode}/custom-data-json"),
+            "LIS-003",
+            "customData as a JSON object",
+            ok,
+            mode,
+            |ev| {
+                ev["customData"] =
+                    json!({"build": {"tool": "kit", "steps": [1, 2, 3]}, "note": "ünïcode ✓"});
+                ev["customDataContentType"] = Value::from("application/json");
+            },
+        ));
+        out.extend(d.event(
+            format!("LIS-003/{v}{mode}/custom-data-base64"),
+            "LIS-003",
+            "customData as base64 (application/xml)",
+            ok,
+            mode,
+            |ev| {
+                // "<build ok=\"yes\"/>" in base64.
+                ev["customData"] = Value::from("PGJ1aWxkIG9rPSJ5ZXMiLz4=");
+                ev["customDataContentType"] = Value::from("application/xml");
+            },
+        ));
+        out.extend(d.attrs(
+            format!("LIS-003/{v}{mode}/unknown-extension"),
+            "LIS-003",
+            "an unknown CloudEvents extension attribute",
+            ok,
+            mode,
+            |ce| {
+                ce.extensions
+                    .insert("kitextension".into(), Value::from("some value"));
+            },
+        ));
         if spec.has_links() {
-            let id = format!("LIS-003/{v}{mode}/chain-id");
-            if let Some(mut ev) = ev_for(&id) {
-                ev["context"]["chainId"] = Value::from(uuid_for(seed, "chain"));
-                push(accept(
-                    id,
-                    "LIS-003",
-                    spec,
-                    "context.chainId",
-                    single(mode, &ev),
-                    &ev,
-                ));
-            }
+            out.extend(d.event(
+                format!("LIS-003/{v}{mode}/chain-id"),
+                "LIS-003",
+                "context.chainId",
+                ok,
+                mode,
+                |ev| ev["context"]["chainId"] = Value::from(uuid_for(seed, "chain")),
+            ));
             let id = format!("LIS-003/{v}{mode}/links");
             if let Some(mut ev) = with_links(spec, &t, seed) {
                 ev["context"]["id"] = Value::from(uuid_for(seed, &id));
-                push(accept(
-                    id,
-                    "LIS-003",
-                    spec,
-                    "embedded links",
-                    single(mode, &ev),
-                    &ev,
-                ));
+                let req = single(mode, &ev);
+                out.push(accept(id, "LIS-003", spec, "embedded links", req, &ev));
             }
         }
-        let id = format!("LIS-001/{v}{mode}/minimal");
-        if let Some(mut ev) = ev_for(&id) {
-            for k in ["customData", "customDataContentType", "links"] {
-                ev.as_object_mut().map(|o| o.remove(k));
-            }
-            for k in ["chainId", "schemaUri"] {
-                ev["context"].as_object_mut().map(|o| o.remove(k));
-            }
-            push(accept(
-                id,
-                "LIS-001",
-                spec,
-                "an event without its optional fields",
-                single(mode, &ev),
-                &ev,
-            ));
-        }
-        let id = format!("LIS-008/{v}{mode}/64KiB");
-        if let Some(mut ev) = ev_for(&id) {
-            let base = serde_json::to_vec(&ev).map(|b| b.len()).unwrap_or(0);
-            let pad = (62 * 1024usize).saturating_sub(base + 200);
-            ev["customData"] = json!({ "padding": "x".repeat(pad) });
-            ev["customDataContentType"] = Value::from("application/json");
-            push(accept(
-                id,
-                "LIS-008",
-                spec,
-                "an event of almost 64 KiB",
-                single(mode, &ev),
-                &ev,
-            ));
-        }
-        let id = format!("WH-006/{v}{mode}");
-        if let Some(ev) = ev_for(&id) {
-            let mut c = accept(
-                id,
-                "WH-006",
-                spec,
-                "a valid event; the success status is judged",
-                single(mode, &ev),
-                &ev,
-            );
-            c.expect = Expect::AcceptedStrict;
-            push(c);
-        }
-        let id = format!("LIS-007/{v}{mode}");
-        if let Some(ev) = ev_for(&id) {
-            let mut c = accept(
-                id,
+        out.extend(d.event(
+            format!("LIS-001/{v}{mode}/minimal"),
+            "LIS-001",
+            "an event without its optional fields",
+            ok,
+            mode,
+            |ev| {
+                for k in ["customData", "customDataContentType", "links"] {
+                    ev.as_object_mut().map(|o| o.remove(k));
+                }
+                for k in ["chainId", "schemaUri"] {
+                    ev["context"].as_object_mut().map(|o| o.remove(k));
+                }
+            },
+        ));
+        out.extend(d.event(
+            format!("LIS-008/{v}{mode}/64KiB"),
+            "LIS-008",
+            "an event of almost 64 KiB",
+            ok,
+            mode,
+            |ev| {
+                let base = serde_json::to_vec(&*ev).map(|b| b.len()).unwrap_or(0);
+                let pad = (62 * 1024usize).saturating_sub(base + 200);
+                ev["customData"] = json!({ "padding": "x".repeat(pad) });
+                ev["customDataContentType"] = Value::from("application/json");
+            },
+        ));
+        out.extend(d.event(
+            format!("WH-006/{v}{mode}"),
+            "WH-006",
+            "a valid event; the success status is judged",
+            Expect::AcceptedStrict,
+            mode,
+            |_| {},
+        ));
+        out.extend(
+            d.event(
+                format!("LIS-007/{v}{mode}"),
                 "LIS-007",
-                spec,
                 "the same event (same source and id) twice",
-                single(mode, &ev),
-                &ev,
-            );
-            c.repeat = true;
-            push(c);
-        }
-        let id = format!("CE-HTTP-016/{v}{mode}");
-        if let Some(ev) = ev_for(&id) {
-            push(accept(
-                id,
-                "CE-HTTP-016",
-                spec,
-                format!("a valid event in {mode} mode"),
-                single(mode, &ev),
-                &ev,
-            ));
-        }
-    }
-    let id = format!("CE-HTTP-017/{v}structured");
-    if let Some(ev) = ev_for(&id) {
-        push(accept(
-            id,
-            "CE-HTTP-017",
-            spec,
-            "a structured-mode event in the JSON format",
-            single(Mode::Structured, &ev),
-            &ev,
+                ok,
+                mode,
+                |_| {},
+            )
+            .map(|mut c| {
+                c.repeat = true;
+                c
+            }),
+        );
+        out.extend(d.event(
+            format!("CE-HTTP-016/{v}{mode}"),
+            "CE-HTTP-016",
+            &format!("a valid event in {mode} mode"),
+            ok,
+            mode,
+            |_| {},
         ));
     }
+    out.extend(d.event(
+        format!("CE-HTTP-017/{v}structured"),
+        "CE-HTTP-017",
+        "a structured-mode event in the JSON format",
+        ok,
+        Mode::Structured,
+        |_| {},
+    ));
 
     // Header value decoding (HTTP binding 3.1.3).
     let unicode = "build ünïcödé ✓ \"quoted\" 100%";
-    let id = format!("LIS-001/{v}binary/percent-encoded-unicode");
-    if let Some(mut ev) = ev_for(&id) {
-        ev["subject"]["id"] = Value::from(unicode);
-        push(accept(
-            id,
-            "LIS-001",
-            spec,
-            "ce-subject percent-encoding unicode, space, quote and percent",
-            single(Mode::Binary, &ev),
-            &ev,
-        ));
-    }
-    let id = format!("CE-HTTP-006/{v}binary");
-    if let Some(mut ev) = ev_for(&id) {
-        ev["subject"]["id"] = Value::from(unicode);
-        let mut req = single(Mode::Binary, &ev);
-        set_header(&mut req, "ce-subject", &percent_encode_lower(unicode));
-        push(accept(
-            id,
-            "CE-HTTP-006",
-            spec,
-            "ce-subject percent-encoded with lower-case hex digits",
-            req,
-            &ev,
-        ));
-    }
-    let id = format!("CE-HTTP-007/{v}binary");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        let t = ce_attributes_for(&ev).type_.unwrap_or_default();
-        let needless = format!("%64%65%76{}", t.get(3..).unwrap_or_default());
-        set_header(&mut req, "ce-type", &needless);
-        push(accept(
-            id,
-            "CE-HTTP-007",
-            spec,
-            "ce-type with needlessly percent-encoded letters (%64%65%76 for dev)",
-            req,
-            &ev,
-        ));
-    }
-    let id = format!("CE-HTTP-009/{v}binary");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        let src = req.header("ce-source").unwrap_or_default().to_owned();
-        let idv = req.header("ce-id").unwrap_or_default().to_owned();
-        set_header(&mut req, "ce-source", &format!("\"{src}\""));
-        set_header(&mut req, "ce-id", &format!("\"{idv}\""));
-        push(accept(
-            id,
-            "CE-HTTP-009",
-            spec,
-            "ce-id and ce-source written as quoted strings",
-            req,
-            &ev,
-        ));
-    }
-    let id = format!("CE-HTTP-011/{v}binary");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        for (n, _) in &mut req.headers {
-            if let Some(rest) = n.strip_prefix("ce-") {
-                *n = if rest == "id" {
-                    "CE-ID".into()
-                } else {
-                    format!("Ce-{}", capitalize(rest))
-                };
-            }
-        }
-        let mut c = accept(
-            id,
+    out.extend(d.event(
+        format!("LIS-001/{v}binary/percent-encoded-unicode"),
+        "LIS-001",
+        "ce-subject percent-encoding unicode, space, quote and percent",
+        ok,
+        Mode::Binary,
+        |ev| ev["subject"]["id"] = Value::from(unicode),
+    ));
+    out.extend(d.case(
+        format!("CE-HTTP-006/{v}binary"),
+        "CE-HTTP-006",
+        "ce-subject percent-encoded with lower-case hex digits",
+        ok,
+        |mut ev| {
+            ev["subject"]["id"] = Value::from(unicode);
+            let mut req = single(Mode::Binary, &ev);
+            set_header(&mut req, "ce-subject", &percent_encode_lower(unicode));
+            (ev, req)
+        },
+    ));
+    out.extend(d.case(
+        format!("CE-HTTP-007/{v}binary"),
+        "CE-HTTP-007",
+        "ce-type with needlessly percent-encoded letters (%64%65%76 for dev)",
+        ok,
+        |ev| {
+            let mut req = single(Mode::Binary, &ev);
+            let t = ce_attributes_for(&ev).type_.unwrap_or_default();
+            let needless = format!("%64%65%76{}", t.get(3..).unwrap_or_default());
+            set_header(&mut req, "ce-type", &needless);
+            (ev, req)
+        },
+    ));
+    out.extend(d.edited(
+        format!("CE-HTTP-009/{v}binary"),
+        "CE-HTTP-009",
+        "ce-id and ce-source written as quoted strings",
+        ok,
+        Mode::Binary,
+        |req| {
+            let src = req.header("ce-source").unwrap_or_default().to_owned();
+            let idv = req.header("ce-id").unwrap_or_default().to_owned();
+            set_header(req, "ce-source", &format!("\"{src}\""));
+            set_header(req, "ce-id", &format!("\"{idv}\""));
+        },
+    ));
+    out.extend(
+        d.edited(
+            format!("CE-HTTP-011/{v}binary"),
             "CE-HTTP-011",
-            spec,
             "ce- header names in mixed case (CE-ID, Ce-Source)",
-            req,
-            &ev,
-        );
-        c.payload = match c.payload {
-            Payload::Http(r) => Payload::Raw(Hostile::Exact(r)),
-            p => p,
-        };
-        push(c);
-    }
-    let id = format!("CE-HTTP-018/{v}structured");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Structured, &ev);
-        edit_envelope(&mut req, |o| {
-            o.insert("dataschema".into(), Value::Null);
-            o.insert("kitextension".into(), Value::Null);
-        });
-        push(accept(
-            id,
-            "CE-HTTP-018",
-            spec,
-            "optional attributes given as JSON null",
-            req,
-            &ev,
-        ));
-    }
-    let id = format!("CDE-CE-018/{v}binary");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        set_header(&mut req, "content-type", "APPLICATION/JSON; Charset=utf-8");
-        push(accept(
-            id,
-            "CDE-CE-018",
-            spec,
-            "Content-Type APPLICATION/JSON; Charset=utf-8",
-            req,
-            &ev,
-        ));
-    }
+            ok,
+            Mode::Binary,
+            |req| {
+                for (n, _) in &mut req.headers {
+                    if let Some(rest) = n.strip_prefix("ce-") {
+                        *n = if rest == "id" {
+                            "CE-ID".into()
+                        } else {
+                            format!("Ce-{}", capitalize(rest))
+                        };
+                    }
+                }
+            },
+        )
+        .map(|mut c| {
+            // reqwest lower-cases header names: the raw client sends them as written.
+            c.payload = match c.payload {
+                Payload::Http(r) => Payload::Raw(Hostile::Exact(r)),
+                p => p,
+            };
+            c
+        }),
+    );
+    out.extend(d.edited(
+        format!("CE-HTTP-018/{v}structured"),
+        "CE-HTTP-018",
+        "optional attributes given as JSON null",
+        ok,
+        Mode::Structured,
+        |req| {
+            edit_envelope(req, |o| {
+                o.insert("dataschema".into(), Value::Null);
+                o.insert("kitextension".into(), Value::Null);
+            })
+        },
+    ));
+    out.extend(d.edited(
+        format!("CDE-CE-018/{v}binary"),
+        "CDE-CE-018",
+        "Content-Type APPLICATION/JSON; Charset=utf-8",
+        ok,
+        Mode::Binary,
+        |req| set_header(req, "content-type", "APPLICATION/JSON; Charset=utf-8"),
+    ));
 }
 
 fn capitalize(s: &str) -> String {
