@@ -4,6 +4,7 @@ pub mod checks;
 pub mod drivers;
 pub mod faults;
 pub mod generators;
+pub mod golden;
 pub mod input;
 pub mod reference;
 pub mod requirements;

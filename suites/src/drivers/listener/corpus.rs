@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use crate::generators::{mutations, sample};
 use crate::input::CeAttributes;
-use crate::wire::{ce_attributes_for, encode, percent_encode_header_value, Mode, WireRequest};
+use crate::wire::{
+    ce_attributes_for, encode, percent_encode_header_value, sdk_encode, Mode, WireRequest,
+};
 
 /// What the corpus is built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +258,23 @@ fn base_type(spec: SpecVersion) -> Option<String> {
         .map(|d| d.type_name.clone())
 }
 
+/// A well-formed event as the CloudEvents SDK writes it, or (where the SDK cannot write this
+/// event faithfully: see [`sdk_encode`]) as the kit's encoder does; the flag says which.
+fn well_formed(mode: Mode, ev: &Value) -> (WireRequest, bool) {
+    match sdk_encode(mode, ev) {
+        Some(req) => (req, true),
+        None => (single(mode, ev), false),
+    }
+}
+
+fn by_sdk(what: String, sdk: bool) -> String {
+    if sdk {
+        format!("{what} (encoded by cloudevents-sdk)")
+    } else {
+        what
+    }
+}
+
 fn single(mode: Mode, ev: &Value) -> WireRequest {
     encode(mode, &[(ce_attributes_for(ev), ev.clone())])
 }
@@ -409,14 +428,18 @@ fn valid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>)
                 let Some(ev) = event_for(spec, &def.type_name, seed, &id) else {
                     continue;
                 };
-                let what = format!("a valid {} event in {mode} mode", def.type_name);
+                let (req, sdk) = well_formed(mode, &ev);
+                let what = by_sdk(
+                    format!("a valid {} event in {mode} mode", def.type_name),
+                    sdk,
+                );
                 out.push(
                     Case::new(
                         id,
                         "LIS-001",
                         spec,
                         what,
-                        Payload::Http(single(mode, &ev)),
+                        Payload::Http(req),
                         Expect::Accepted,
                     )
                     .with_event(&ev),
@@ -424,6 +447,7 @@ fn valid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>)
             }
         }
     }
+    golden_corpus(spec, v, opts, out);
     if spec.has_links() {
         for mode in [Mode::Binary, Mode::Structured] {
             let id = format!("LIS-002/{v}{mode}/custom");
@@ -445,278 +469,256 @@ fn valid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>)
     }
 }
 
+/// The project's golden valid events (fixtures/<version>/valid/, embedded at build time), in
+/// binary and structured mode. Each case gets its own `context.id`, so that only redelivery
+/// cases repeat an id; the rest of the fixture is sent as written.
+fn golden_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>) {
+    for g in crate::golden::valid(spec) {
+        let Ok(mut ev) = serde_json::from_str::<Value>(g.json) else {
+            continue;
+        };
+        let (req, kind) = if g.custom {
+            ("LIS-002", "custom dev.cdeventsx")
+        } else {
+            ("LIS-001", "valid")
+        };
+        for mode in [Mode::Binary, Mode::Structured] {
+            let id = format!("{req}/{v}{mode}/golden/{}", g.name);
+            ev["context"]["id"] = Value::from(uuid_for(opts.seed, &id));
+            let what = format!(
+                "the golden {kind} event {}/valid/{} in {mode} mode",
+                g.version, g.name
+            );
+            let (wire, sdk) = well_formed(mode, &ev);
+            out.push(accept(id, req, spec, by_sdk(what, sdk), wire, &ev));
+        }
+    }
+}
+
 fn edge_cases(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>) {
     let Some(t) = base_type(spec) else { return };
     let seed = opts.seed;
-    let ev_for = |id: &str| event_for(spec, &t, seed, id);
-    let mut push = |case: Case| out.push(case);
+    let d = Derive { spec, t: &t, seed };
+    let ok = Expect::Accepted;
 
     // LIS-003: optional parts the listener may not use.
     for mode in [Mode::Binary, Mode::Structured] {
-        let id = format!("LIS-003/{v}{mode}/custom-data-json");
-        if let Some(mut ev) = ev_for(&id) {
-            ev["customData"] =
-                json!({"build": {"tool": "kit", "steps": [1, 2, 3]}, "note": "ünïcode ✓"});
-            ev["customDataContentType"] = Value::from("application/json");
-            push(accept(
-                id,
-                "LIS-003",
-                spec,
-                "customData as a JSON object",
-                single(mode, &ev),
-                &ev,
-            ));
-        }
-        let id = format!("LIS-003/{v}{mode}/custom-data-base64");
-        if let Some(mut ev) = ev_for(&id) {
-            // "<build ok=\"yes\"/>" in base64.
-            ev["customData"] = Value::from("PGJ1aWxkIG9rPSJ5ZXMiLz4=");
-            ev["customDataContentType"] = Value::from("application/xml");
-            push(accept(
-                id,
-                "LIS-003",
-                spec,
-                "customData as base64 (application/xml)",
-                single(mode, &ev),
-                &ev,
-            ));
-        }
-        let id = format!("LIS-003/{v}{mode}/unknown-extension");
-        if let Some(ev) = ev_for(&id) {
-            let mut ce = ce_attributes_for(&ev);
-            ce.extensions
-                .insert("kitextension".into(), Value::from("some value"));
-            push(accept(
-                id,
-                "LIS-003",
-                spec,
-                "an unknown CloudEvents extension attribute",
-                with_attrs(mode, ce, &ev),
-                &ev,
-            ));
-        }
+        out.extend(d.event(
+            format!("LIS-003/{v}{mode}/custom-data-json"),
+            "LIS-003",
+            "customData as a JSON object",
+            ok,
+            mode,
+            |ev| {
+                ev["customData"] =
+                    json!({"build": {"tool": "kit", "steps": [1, 2, 3]}, "note": "ünïcode ✓"});
+                ev["customDataContentType"] = Value::from("application/json");
+            },
+        ));
+        out.extend(d.event(
+            format!("LIS-003/{v}{mode}/custom-data-base64"),
+            "LIS-003",
+            "customData as base64 (application/xml)",
+            ok,
+            mode,
+            |ev| {
+                // "<build ok=\"yes\"/>" in base64.
+                ev["customData"] = Value::from("PGJ1aWxkIG9rPSJ5ZXMiLz4=");
+                ev["customDataContentType"] = Value::from("application/xml");
+            },
+        ));
+        out.extend(d.attrs(
+            format!("LIS-003/{v}{mode}/unknown-extension"),
+            "LIS-003",
+            "an unknown CloudEvents extension attribute",
+            ok,
+            mode,
+            |ce| {
+                ce.extensions
+                    .insert("kitextension".into(), Value::from("some value"));
+            },
+        ));
         if spec.has_links() {
-            let id = format!("LIS-003/{v}{mode}/chain-id");
-            if let Some(mut ev) = ev_for(&id) {
-                ev["context"]["chainId"] = Value::from(uuid_for(seed, "chain"));
-                push(accept(
-                    id,
-                    "LIS-003",
-                    spec,
-                    "context.chainId",
-                    single(mode, &ev),
-                    &ev,
-                ));
-            }
+            out.extend(d.event(
+                format!("LIS-003/{v}{mode}/chain-id"),
+                "LIS-003",
+                "context.chainId",
+                ok,
+                mode,
+                |ev| ev["context"]["chainId"] = Value::from(uuid_for(seed, "chain")),
+            ));
             let id = format!("LIS-003/{v}{mode}/links");
             if let Some(mut ev) = with_links(spec, &t, seed) {
                 ev["context"]["id"] = Value::from(uuid_for(seed, &id));
-                push(accept(
-                    id,
-                    "LIS-003",
-                    spec,
-                    "embedded links",
-                    single(mode, &ev),
-                    &ev,
-                ));
+                let req = single(mode, &ev);
+                out.push(accept(id, "LIS-003", spec, "embedded links", req, &ev));
             }
         }
-        let id = format!("LIS-001/{v}{mode}/minimal");
-        if let Some(mut ev) = ev_for(&id) {
-            for k in ["customData", "customDataContentType", "links"] {
-                ev.as_object_mut().map(|o| o.remove(k));
-            }
-            for k in ["chainId", "schemaUri"] {
-                ev["context"].as_object_mut().map(|o| o.remove(k));
-            }
-            push(accept(
-                id,
-                "LIS-001",
-                spec,
-                "an event without its optional fields",
-                single(mode, &ev),
-                &ev,
-            ));
-        }
-        let id = format!("LIS-008/{v}{mode}/64KiB");
-        if let Some(mut ev) = ev_for(&id) {
-            let base = serde_json::to_vec(&ev).map(|b| b.len()).unwrap_or(0);
-            let pad = (62 * 1024usize).saturating_sub(base + 200);
-            ev["customData"] = json!({ "padding": "x".repeat(pad) });
-            ev["customDataContentType"] = Value::from("application/json");
-            push(accept(
-                id,
-                "LIS-008",
-                spec,
-                "an event of almost 64 KiB",
-                single(mode, &ev),
-                &ev,
-            ));
-        }
-        let id = format!("WH-006/{v}{mode}");
-        if let Some(ev) = ev_for(&id) {
-            let mut c = accept(
-                id,
-                "WH-006",
-                spec,
-                "a valid event; the success status is judged",
-                single(mode, &ev),
-                &ev,
-            );
-            c.expect = Expect::AcceptedStrict;
-            push(c);
-        }
-        let id = format!("LIS-007/{v}{mode}");
-        if let Some(ev) = ev_for(&id) {
-            let mut c = accept(
-                id,
+        out.extend(d.event(
+            format!("LIS-001/{v}{mode}/minimal"),
+            "LIS-001",
+            "an event without its optional fields",
+            ok,
+            mode,
+            |ev| {
+                for k in ["customData", "customDataContentType", "links"] {
+                    ev.as_object_mut().map(|o| o.remove(k));
+                }
+                for k in ["chainId", "schemaUri"] {
+                    ev["context"].as_object_mut().map(|o| o.remove(k));
+                }
+            },
+        ));
+        out.extend(d.event(
+            format!("LIS-008/{v}{mode}/64KiB"),
+            "LIS-008",
+            "an event of almost 64 KiB",
+            ok,
+            mode,
+            |ev| {
+                let base = serde_json::to_vec(&*ev).map(|b| b.len()).unwrap_or(0);
+                let pad = (62 * 1024usize).saturating_sub(base + 200);
+                ev["customData"] = json!({ "padding": "x".repeat(pad) });
+                ev["customDataContentType"] = Value::from("application/json");
+            },
+        ));
+        out.extend(d.event(
+            format!("WH-006/{v}{mode}"),
+            "WH-006",
+            "a valid event; the success status is judged",
+            Expect::AcceptedStrict,
+            mode,
+            |_| {},
+        ));
+        out.extend(
+            d.event(
+                format!("LIS-007/{v}{mode}"),
                 "LIS-007",
-                spec,
                 "the same event (same source and id) twice",
-                single(mode, &ev),
-                &ev,
-            );
-            c.repeat = true;
-            push(c);
-        }
-        let id = format!("CE-HTTP-016/{v}{mode}");
-        if let Some(ev) = ev_for(&id) {
-            push(accept(
-                id,
-                "CE-HTTP-016",
-                spec,
-                format!("a valid event in {mode} mode"),
-                single(mode, &ev),
-                &ev,
-            ));
-        }
-    }
-    let id = format!("CE-HTTP-017/{v}structured");
-    if let Some(ev) = ev_for(&id) {
-        push(accept(
-            id,
-            "CE-HTTP-017",
-            spec,
-            "a structured-mode event in the JSON format",
-            single(Mode::Structured, &ev),
-            &ev,
+                ok,
+                mode,
+                |_| {},
+            )
+            .map(|mut c| {
+                c.repeat = true;
+                c
+            }),
+        );
+        out.extend(d.event(
+            format!("CE-HTTP-016/{v}{mode}"),
+            "CE-HTTP-016",
+            &format!("a valid event in {mode} mode"),
+            ok,
+            mode,
+            |_| {},
         ));
     }
+    out.extend(d.event(
+        format!("CE-HTTP-017/{v}structured"),
+        "CE-HTTP-017",
+        "a structured-mode event in the JSON format",
+        ok,
+        Mode::Structured,
+        |_| {},
+    ));
 
     // Header value decoding (HTTP binding 3.1.3).
     let unicode = "build ünïcödé ✓ \"quoted\" 100%";
-    let id = format!("LIS-001/{v}binary/percent-encoded-unicode");
-    if let Some(mut ev) = ev_for(&id) {
-        ev["subject"]["id"] = Value::from(unicode);
-        push(accept(
-            id,
-            "LIS-001",
-            spec,
-            "ce-subject percent-encoding unicode, space, quote and percent",
-            single(Mode::Binary, &ev),
-            &ev,
-        ));
-    }
-    let id = format!("CE-HTTP-006/{v}binary");
-    if let Some(mut ev) = ev_for(&id) {
-        ev["subject"]["id"] = Value::from(unicode);
-        let mut req = single(Mode::Binary, &ev);
-        set_header(&mut req, "ce-subject", &percent_encode_lower(unicode));
-        push(accept(
-            id,
-            "CE-HTTP-006",
-            spec,
-            "ce-subject percent-encoded with lower-case hex digits",
-            req,
-            &ev,
-        ));
-    }
-    let id = format!("CE-HTTP-007/{v}binary");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        let t = ce_attributes_for(&ev).type_.unwrap_or_default();
-        let needless = format!("%64%65%76{}", t.get(3..).unwrap_or_default());
-        set_header(&mut req, "ce-type", &needless);
-        push(accept(
-            id,
-            "CE-HTTP-007",
-            spec,
-            "ce-type with needlessly percent-encoded letters (%64%65%76 for dev)",
-            req,
-            &ev,
-        ));
-    }
-    let id = format!("CE-HTTP-009/{v}binary");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        let src = req.header("ce-source").unwrap_or_default().to_owned();
-        let idv = req.header("ce-id").unwrap_or_default().to_owned();
-        set_header(&mut req, "ce-source", &format!("\"{src}\""));
-        set_header(&mut req, "ce-id", &format!("\"{idv}\""));
-        push(accept(
-            id,
-            "CE-HTTP-009",
-            spec,
-            "ce-id and ce-source written as quoted strings",
-            req,
-            &ev,
-        ));
-    }
-    let id = format!("CE-HTTP-011/{v}binary");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        for (n, _) in &mut req.headers {
-            if let Some(rest) = n.strip_prefix("ce-") {
-                *n = if rest == "id" {
-                    "CE-ID".into()
-                } else {
-                    format!("Ce-{}", capitalize(rest))
-                };
-            }
-        }
-        let mut c = accept(
-            id,
+    out.extend(d.event(
+        format!("LIS-001/{v}binary/percent-encoded-unicode"),
+        "LIS-001",
+        "ce-subject percent-encoding unicode, space, quote and percent",
+        ok,
+        Mode::Binary,
+        |ev| ev["subject"]["id"] = Value::from(unicode),
+    ));
+    out.extend(d.case(
+        format!("CE-HTTP-006/{v}binary"),
+        "CE-HTTP-006",
+        "ce-subject percent-encoded with lower-case hex digits",
+        ok,
+        |mut ev| {
+            ev["subject"]["id"] = Value::from(unicode);
+            let mut req = single(Mode::Binary, &ev);
+            set_header(&mut req, "ce-subject", &percent_encode_lower(unicode));
+            (ev, req)
+        },
+    ));
+    out.extend(d.case(
+        format!("CE-HTTP-007/{v}binary"),
+        "CE-HTTP-007",
+        "ce-type with needlessly percent-encoded letters (%64%65%76 for dev)",
+        ok,
+        |ev| {
+            let mut req = single(Mode::Binary, &ev);
+            let t = ce_attributes_for(&ev).type_.unwrap_or_default();
+            let needless = format!("%64%65%76{}", t.get(3..).unwrap_or_default());
+            set_header(&mut req, "ce-type", &needless);
+            (ev, req)
+        },
+    ));
+    out.extend(d.edited(
+        format!("CE-HTTP-009/{v}binary"),
+        "CE-HTTP-009",
+        "ce-id and ce-source written as quoted strings",
+        ok,
+        Mode::Binary,
+        |req| {
+            let src = req.header("ce-source").unwrap_or_default().to_owned();
+            let idv = req.header("ce-id").unwrap_or_default().to_owned();
+            set_header(req, "ce-source", &format!("\"{src}\""));
+            set_header(req, "ce-id", &format!("\"{idv}\""));
+        },
+    ));
+    out.extend(
+        d.edited(
+            format!("CE-HTTP-011/{v}binary"),
             "CE-HTTP-011",
-            spec,
             "ce- header names in mixed case (CE-ID, Ce-Source)",
-            req,
-            &ev,
-        );
-        c.payload = match c.payload {
-            Payload::Http(r) => Payload::Raw(Hostile::Exact(r)),
-            p => p,
-        };
-        push(c);
-    }
-    let id = format!("CE-HTTP-018/{v}structured");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Structured, &ev);
-        edit_envelope(&mut req, |o| {
-            o.insert("dataschema".into(), Value::Null);
-            o.insert("kitextension".into(), Value::Null);
-        });
-        push(accept(
-            id,
-            "CE-HTTP-018",
-            spec,
-            "optional attributes given as JSON null",
-            req,
-            &ev,
-        ));
-    }
-    let id = format!("CDE-CE-018/{v}binary");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        set_header(&mut req, "content-type", "APPLICATION/JSON; Charset=utf-8");
-        push(accept(
-            id,
-            "CDE-CE-018",
-            spec,
-            "Content-Type APPLICATION/JSON; Charset=utf-8",
-            req,
-            &ev,
-        ));
-    }
+            ok,
+            Mode::Binary,
+            |req| {
+                for (n, _) in &mut req.headers {
+                    if let Some(rest) = n.strip_prefix("ce-") {
+                        *n = if rest == "id" {
+                            "CE-ID".into()
+                        } else {
+                            format!("Ce-{}", capitalize(rest))
+                        };
+                    }
+                }
+            },
+        )
+        .map(|mut c| {
+            // reqwest lower-cases header names: the raw client sends them as written.
+            c.payload = match c.payload {
+                Payload::Http(r) => Payload::Raw(Hostile::Exact(r)),
+                p => p,
+            };
+            c
+        }),
+    );
+    out.extend(d.edited(
+        format!("CE-HTTP-018/{v}structured"),
+        "CE-HTTP-018",
+        "optional attributes given as JSON null",
+        ok,
+        Mode::Structured,
+        |req| {
+            edit_envelope(req, |o| {
+                o.insert("dataschema".into(), Value::Null);
+                o.insert("kitextension".into(), Value::Null);
+            })
+        },
+    ));
+    out.extend(d.edited(
+        format!("CDE-CE-018/{v}binary"),
+        "CDE-CE-018",
+        "Content-Type APPLICATION/JSON; Charset=utf-8",
+        ok,
+        Mode::Binary,
+        |req| set_header(req, "content-type", "APPLICATION/JSON; Charset=utf-8"),
+    ));
 }
 
 fn capitalize(s: &str) -> String {
@@ -757,118 +759,162 @@ fn accept(
     .with_event(ev)
 }
 
+/// Cases derived from the base event of each case id: the shape of most invalid cases.
+struct Derive<'a> {
+    spec: SpecVersion,
+    t: &'a str,
+    seed: u64,
+}
+
+impl Derive<'_> {
+    /// The case `id`: `make` turns its base event into the event carried and the request.
+    fn case(
+        &self,
+        id: String,
+        requirement: &'static str,
+        what: &str,
+        expect: Expect,
+        make: impl FnOnce(Value) -> (Value, WireRequest),
+    ) -> Option<Case> {
+        let ev = event_for(self.spec, self.t, self.seed, &id)?;
+        let (ev, req) = make(ev);
+        Some(
+            Case::new(id, requirement, self.spec, what, Payload::Http(req), expect).with_event(&ev),
+        )
+    }
+
+    /// The case `id`: the base event in `mode`, then `edit` applied to the request.
+    fn edited(
+        &self,
+        id: String,
+        requirement: &'static str,
+        what: &str,
+        expect: Expect,
+        mode: Mode,
+        edit: impl FnOnce(&mut WireRequest),
+    ) -> Option<Case> {
+        self.case(id, requirement, what, expect, |ev| {
+            let mut req = single(mode, &ev);
+            edit(&mut req);
+            (ev, req)
+        })
+    }
+
+    /// The case `id`: the base event with other CloudEvents attributes (`edit`), in `mode`.
+    fn attrs(
+        &self,
+        id: String,
+        requirement: &'static str,
+        what: &str,
+        expect: Expect,
+        mode: Mode,
+        edit: impl FnOnce(&mut CeAttributes),
+    ) -> Option<Case> {
+        self.case(id, requirement, what, expect, |ev| {
+            let mut ce = ce_attributes_for(&ev);
+            edit(&mut ce);
+            let req = with_attrs(mode, ce, &ev);
+            (ev, req)
+        })
+    }
+
+    /// The case `id`: the base event changed by `edit`, in `mode`.
+    fn event(
+        &self,
+        id: String,
+        requirement: &'static str,
+        what: &str,
+        expect: Expect,
+        mode: Mode,
+        edit: impl FnOnce(&mut Value),
+    ) -> Option<Case> {
+        self.case(id, requirement, what, expect, |mut ev| {
+            edit(&mut ev);
+            let req = single(mode, &ev);
+            (ev, req)
+        })
+    }
+}
+
 fn invalid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case>) {
     let Some(t) = base_type(spec) else { return };
-    let seed = opts.seed;
-    let ev_for = |id: &str| event_for(spec, &t, seed, id);
-    let case = |id: String, req: &'static str, what: &str, p: Payload, e: Expect, ev: &Value| {
-        Case::new(id, req, spec, what, p, e).with_event(ev)
+    let d = Derive {
+        spec,
+        t: &t,
+        seed: opts.seed,
     };
+    let (refused, not_5xx) = (Expect::Refused, Expect::NotServerError);
 
     for mode in [Mode::Binary, Mode::Structured] {
         // LIS-004: not a valid CloudEvent.
         for attr in ["id", "source", "specversion", "type"] {
             let id = format!("LIS-004/{v}{mode}/missing-{attr}");
-            let Some(ev) = ev_for(&id) else { continue };
-            let mut req = single(mode, &ev);
-            match mode {
-                Mode::Binary => remove_header(&mut req, &format!("ce-{attr}")),
-                _ => edit_envelope(&mut req, |o| {
-                    o.remove(attr);
+            let what = format!("no `{attr}` attribute");
+            out.extend(
+                d.edited(id, "LIS-004", &what, refused, mode, |req| match mode {
+                    Mode::Binary => remove_header(req, &format!("ce-{attr}")),
+                    _ => edit_envelope(req, |o| {
+                        o.remove(attr);
+                    }),
                 }),
-            }
-            out.push(case(
-                id,
-                "LIS-004",
-                &format!("no `{attr}` attribute"),
-                Payload::Http(req),
-                Expect::Refused,
-                &ev,
-            ));
+            );
         }
-        let id = format!("LIS-004/{v}{mode}/specversion-2.0");
-        if let Some(ev) = ev_for(&id) {
-            let mut ce = ce_attributes_for(&ev);
-            ce.specversion = Some("2.0".into());
-            out.push(case(
-                id,
-                "LIS-004",
-                "CloudEvents specversion 2.0",
-                Payload::Http(with_attrs(mode, ce, &ev)),
-                Expect::Refused,
-                &ev,
-            ));
-        }
-        let id = format!("LIS-004/{v}{mode}/malformed-json");
-        if let Some(ev) = ev_for(&id) {
-            let mut req = single(mode, &ev);
-            let cut = req.body.len() / 2;
-            req.body.truncate(cut);
-            out.push(case(
-                id,
-                "LIS-004",
-                "a body that is JSON cut in half",
-                Payload::Http(req),
-                Expect::Refused,
-                &ev,
-            ));
-        }
-        let id = format!("LIS-004/{v}{mode}/empty-body");
-        if let Some(ev) = ev_for(&id) {
-            let mut req = single(mode, &ev);
-            req.body.clear();
-            out.push(case(
-                id,
-                "LIS-004",
-                "an empty body",
-                Payload::Http(req),
-                Expect::Refused,
-                &ev,
-            ));
-        }
+        out.extend(d.attrs(
+            format!("LIS-004/{v}{mode}/specversion-2.0"),
+            "LIS-004",
+            "CloudEvents specversion 2.0",
+            refused,
+            mode,
+            |ce| ce.specversion = Some("2.0".into()),
+        ));
+        out.extend(d.edited(
+            format!("LIS-004/{v}{mode}/malformed-json"),
+            "LIS-004",
+            "a body that is JSON cut in half",
+            refused,
+            mode,
+            |req| {
+                let cut = req.body.len() / 2;
+                req.body.truncate(cut);
+            },
+        ));
+        out.extend(d.edited(
+            format!("LIS-004/{v}{mode}/empty-body"),
+            "LIS-004",
+            "an empty body",
+            refused,
+            mode,
+            |req| req.body.clear(),
+        ));
 
         // LIS-005: a well-formed CloudEvent whose CDEvent is wrong: refused with 4xx, or taken.
-        let id = format!("LIS-005/{v}{mode}/unknown-type");
-        if let Some(mut ev) = ev_for(&id) {
-            ev["context"]["type"] = Value::from("dev.cdevents.kitthing.happened.0.1.0");
-            out.push(case(
-                id,
-                "LIS-005",
-                "an unknown event type",
-                Payload::Http(single(mode, &ev)),
-                Expect::NotServerError,
-                &ev,
-            ));
-        }
-        let id = format!("LIS-005/{v}{mode}/unknown-spec-version");
-        if let Some(mut ev) = ev_for(&id) {
-            let attr = spec.version_attribute();
-            ev["context"][attr] = Value::from("9.9.9");
-            out.push(case(
-                id,
-                "LIS-005",
-                "an unknown CDEvents spec version",
-                Payload::Http(single(mode, &ev)),
-                Expect::NotServerError,
-                &ev,
-            ));
-        }
-        let id = format!("LIS-009/{v}{mode}/ce-source-contradicts");
-        if let Some(ev) = ev_for(&id) {
-            let mut ce = ce_attributes_for(&ev);
-            ce.source = Some("/kit/another-source".into());
-            out.push(case(
-                id,
-                "LIS-009",
-                "a CloudEvents source other than context.source",
-                Payload::Http(with_attrs(mode, ce, &ev)),
-                Expect::NotServerError,
-                &ev,
-            ));
-        }
+        out.extend(d.event(
+            format!("LIS-005/{v}{mode}/unknown-type"),
+            "LIS-005",
+            "an unknown event type",
+            not_5xx,
+            mode,
+            |ev| ev["context"]["type"] = Value::from("dev.cdevents.kitthing.happened.0.1.0"),
+        ));
+        out.extend(d.event(
+            format!("LIS-005/{v}{mode}/unknown-spec-version"),
+            "LIS-005",
+            "an unknown CDEvents spec version",
+            not_5xx,
+            mode,
+            |ev| ev["context"][spec.version_attribute()] = Value::from("9.9.9"),
+        ));
+        out.extend(d.attrs(
+            format!("LIS-009/{v}{mode}/ce-source-contradicts"),
+            "LIS-009",
+            "a CloudEvents source other than context.source",
+            not_5xx,
+            mode,
+            |ce| ce.source = Some("/kit/another-source".into()),
+        ));
         if let (Some(def), Some(valid)) = (
             catalogue::for_version(spec).event(&t),
-            ev_for(&format!("LIS-005/{v}{mode}/schema")),
+            event_for(spec, &t, opts.seed, &format!("LIS-005/{v}{mode}/schema")),
         ) {
             let mut kinds = std::collections::BTreeSet::new();
             for m in mutations(spec, def, &valid) {
@@ -882,14 +928,10 @@ fn invalid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case
                 // The attributes come from the valid event: only the CDEvent is broken.
                 let req = with_attrs(mode, ce_attributes_for(&valid), &m.event);
                 let what = format!("a schema-invalid CDEvent ({m})");
-                out.push(case(
-                    id,
-                    "LIS-005",
-                    &what,
-                    Payload::Http(req),
-                    Expect::NotServerError,
-                    &m.event,
-                ));
+                out.push(
+                    Case::new(id, "LIS-005", spec, what, Payload::Http(req), not_5xx)
+                        .with_event(&m.event),
+                );
             }
         }
     }
@@ -900,102 +942,68 @@ fn invalid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case
         ("time", "2001-01-01T00:00:00Z"),
     ] {
         let id = format!("LIS-009/{v}binary/ce-{attr}-contradicts");
-        let Some(ev) = ev_for(&id) else { continue };
-        let mut req = single(Mode::Binary, &ev);
-        set_header(&mut req, &format!("ce-{attr}"), value);
         let what = format!("a ce-{attr} other than the CDEvent's");
-        out.push(case(
-            id,
-            "LIS-009",
-            &what,
-            Payload::Http(req),
-            Expect::NotServerError,
-            &ev,
-        ));
+        out.extend(
+            d.edited(id, "LIS-009", &what, not_5xx, Mode::Binary, |req| {
+                set_header(req, &format!("ce-{attr}"), value)
+            }),
+        );
     }
-    let id = format!("LIS-005/{v}binary/missing-content-type");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        remove_header(&mut req, "content-type");
-        out.push(case(
-            id,
-            "LIS-005",
-            "a binary-mode event without Content-Type",
-            Payload::Http(req),
-            Expect::NotServerError,
-            &ev,
-        ));
-    }
-    let id = format!("LIS-004/{v}structured/not-an-object");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Structured, &ev);
-        req.body = b"[\"not\", \"an\", \"event\"]".to_vec();
-        out.push(case(
-            id,
-            "LIS-004",
-            "a structured-mode body that is a JSON array",
-            Payload::Http(req),
-            Expect::Refused,
-            &ev,
-        ));
-    }
+    out.extend(d.edited(
+        format!("LIS-005/{v}binary/missing-content-type"),
+        "LIS-005",
+        "a binary-mode event without Content-Type",
+        not_5xx,
+        Mode::Binary,
+        |req| remove_header(req, "content-type"),
+    ));
+    out.extend(d.edited(
+        format!("LIS-004/{v}structured/not-an-object"),
+        "LIS-004",
+        "a structured-mode body that is a JSON array",
+        refused,
+        Mode::Structured,
+        |req| req.body = b"[\"not\", \"an\", \"event\"]".to_vec(),
+    ));
     if opts.batch {
-        let id = format!("LIS-004/{v}batch/not-an-array");
-        if let Some(ev) = ev_for(&id) {
-            let mut req = single(Mode::Batch, &ev);
-            req.body = serde_json::to_vec(&json!({"not": "an array"})).unwrap_or_default();
-            out.push(case(
-                id,
-                "LIS-004",
-                "a batch body that is a JSON object",
-                Payload::Http(req),
-                Expect::Refused,
-                &ev,
-            ));
-        }
-    }
-    let id = format!("CE-HTTP-008/{v}binary/overlong-utf8");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        set_header(&mut req, "ce-subject", "overlong%C0%A0space");
-        out.push(case(
-            id,
-            "CE-HTTP-008",
-            "ce-subject percent-decoding to invalid UTF-8 (%C0%A0)",
-            Payload::Http(req),
-            Expect::Refused,
-            &ev,
+        out.extend(d.edited(
+            format!("LIS-004/{v}batch/not-an-array"),
+            "LIS-004",
+            "a batch body that is a JSON object",
+            refused,
+            Mode::Batch,
+            |req| req.body = serde_json::to_vec(&json!({"not": "an array"})).unwrap_or_default(),
         ));
     }
+    out.extend(d.edited(
+        format!("CE-HTTP-008/{v}binary/overlong-utf8"),
+        "CE-HTTP-008",
+        "ce-subject percent-decoding to invalid UTF-8 (%C0%A0)",
+        refused,
+        Mode::Binary,
+        |req| set_header(req, "ce-subject", "overlong%C0%A0space"),
+    ));
 
     // WH-011: formats the listener does not understand.
-    let id = format!("WH-011/{v}structured/avro");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Structured, &ev);
-        set_header(&mut req, "content-type", "application/cloudevents+avro");
-        req.body = b"Obj\x01\x04\x14avro.codec\x08null".to_vec();
-        out.push(case(
-            id,
-            "WH-011",
-            "application/cloudevents+avro",
-            Payload::Http(req),
-            Expect::Status(415),
-            &ev,
-        ));
-    }
-    let id = format!("WH-011/{v}binary/text-plain");
-    if let Some(ev) = ev_for(&id) {
-        let mut req = single(Mode::Binary, &ev);
-        set_header(&mut req, "content-type", "text/plain");
-        out.push(case(
-            id,
-            "WH-011",
-            "ce- headers with Content-Type text/plain",
-            Payload::Http(req),
-            Expect::Status(415),
-            &ev,
-        ));
-    }
+    out.extend(d.edited(
+        format!("WH-011/{v}structured/avro"),
+        "WH-011",
+        "application/cloudevents+avro",
+        Expect::Status(415),
+        Mode::Structured,
+        |req| {
+            set_header(req, "content-type", "application/cloudevents+avro");
+            req.body = b"Obj\x01\x04\x14avro.codec\x08null".to_vec();
+        },
+    ));
+    out.extend(d.edited(
+        format!("WH-011/{v}binary/text-plain"),
+        "WH-011",
+        "ce- headers with Content-Type text/plain",
+        Expect::Status(415),
+        Mode::Binary,
+        |req| set_header(req, "content-type", "text/plain"),
+    ));
     let id = format!("WH-011/{v}text-plain");
     let req = WireRequest {
         method: "POST".into(),
@@ -1013,23 +1021,21 @@ fn invalid_corpus(spec: SpecVersion, v: &str, opts: &Options, out: &mut Vec<Case
 
     // WH-012: a body larger than most listeners take.
     let id = format!("WH-012/{v}binary/oversized");
-    if let Some(mut ev) = ev_for(&id) {
+    if let Some(mut ev) = event_for(spec, &t, opts.seed, &id) {
         ev["customData"] = json!({ "padding": "x".repeat(opts.oversize_bytes) });
         ev["customDataContentType"] = Value::from("application/json");
         let req = single(Mode::Binary, &ev);
         // The raw client reads while it writes: a listener may answer 413 and close before
         // the body is through, which reqwest reports as a broken pipe.
         let what = format!("a valid event of {} bytes", req.body.len());
-        let mut c = case(
+        out.push(Case::new(
             id,
             "WH-012",
-            &what,
+            spec,
+            what,
             Payload::Raw(Hostile::Exact(req)),
             Expect::AcceptedOr(413),
-            &ev,
-        );
-        c.event = None;
-        out.push(c);
+        ));
     }
 }
 
