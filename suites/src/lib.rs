@@ -6,5 +6,6 @@ pub mod faults;
 pub mod generators;
 pub mod input;
 pub mod reference;
+pub mod regressions;
 pub mod requirements;
 pub mod wire;
