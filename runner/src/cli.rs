@@ -66,6 +66,9 @@ pub enum Command {
     /// Re-render a results file into reports, or compare two runs for CI gating.
     #[command(subcommand)]
     Report(crate::commands::report::ReportCommand),
+    /// Make a failed case of a results file (e.g. a shrunk property-test failure) a regression
+    /// fixture under fixtures/regressions/, which the fixture tests run first.
+    Promote(crate::commands::promote::Args),
 }
 
 /// The live suites, one per role of the implementation under test.

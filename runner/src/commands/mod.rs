@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod promote;
 pub mod reference_listener;
 pub mod reference_sender;
 pub mod report;
