@@ -81,6 +81,9 @@ pub enum Command {
     Completions(crate::commands::completions::CompletionsArgs),
     /// Print the man page (roff), generated from this command line's definition.
     Man(crate::commands::completions::ManArgs),
+    /// Make a failed case of a results file (e.g. a shrunk property-test failure) a regression
+    /// fixture under fixtures/regressions/, which the fixture tests run first.
+    Promote(crate::commands::promote::Args),
 }
 
 /// The live suites, one per role of the implementation under test.

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         cli::Command::Config(args) => config::run(args),
         cli::Command::Completions(args) => commands::completions::completions(args),
         cli::Command::Man(args) => commands::completions::man(args),
+        cli::Command::Promote(args) => commands::promote::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

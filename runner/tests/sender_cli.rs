@@ -88,7 +88,14 @@ fn external_sender_with_expect() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    // The sink binds before it prints; retry until it takes the events.
+    // Wait until the sink listens, so that one run of the sender delivers all five events
+    // (a run that starts mid-way leaves the sink waiting for --expect until its timeout).
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let url = format!("http://{addr}/");
     let mut ok = false;
     for _ in 0..50 {

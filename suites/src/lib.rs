@@ -7,5 +7,6 @@ pub mod generators;
 pub mod golden;
 pub mod input;
 pub mod reference;
+pub mod regressions;
 pub mod requirements;
 pub mod wire;

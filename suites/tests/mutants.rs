@@ -11,7 +11,11 @@ use cdevents_suites::checks::{ids, EventChecker};
 use cdevents_suites::generators::{
     arb_invalid_event, mutations_for_type, sample, Mutation, MutationKind,
 };
+use std::path::Path;
+
+use cdevents_suites::regressions::{record_shrunk_failure, shrunk_failure_case};
 use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, TestError, TestRunner};
 
 /// The requirement a mutation claims to break.
 fn claim(m: &Mutation) -> Option<String> {
@@ -92,22 +96,56 @@ fn every_mutation_of_every_type_is_rejected_with_its_claim() {
     );
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+/// Where shrunk failures are stored as events, for `cdevents-conformance promote`.
+fn failures_file() -> std::path::PathBuf {
+    std::env::var_os("CDEVENTS_PROPTEST_FAILURES")
+        .map(Into::into)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("proptest-failures.jsonl"))
+}
 
-    #[test]
-    fn random_mutants_are_rejected(
-        (t, m) in prop_oneof![
-            arb_invalid_event(SpecVersion::V0_3_0),
-            arb_invalid_event(SpecVersion::V0_4_1),
-            arb_invalid_event(SpecVersion::V0_5_1),
-            arb_invalid_event(SpecVersion::V0_6_0Draft),
-        ]
-    ) {
-        let registry = Registry::embedded().unwrap();
-        let checker = EventChecker::new(&registry);
-        if let Err(e) = assert_rejected(&checker, &t, &m) {
-            return Err(TestCaseError::fail(e));
-        }
+/// A property-test runner that stores the shrunk failing event, not only the seed: the
+/// `proptest!` macro would only print it.
+#[test]
+fn random_mutants_are_rejected() {
+    let strategy = prop_oneof![
+        arb_invalid_event(SpecVersion::V0_3_0),
+        arb_invalid_event(SpecVersion::V0_4_1),
+        arb_invalid_event(SpecVersion::V0_5_1),
+        arb_invalid_event(SpecVersion::V0_6_0Draft),
+    ];
+    let config = ProptestConfig {
+        cases: 64,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        source_file: Some(file!()),
+        ..ProptestConfig::default()
+    };
+    let registry = Registry::embedded().unwrap();
+    let checker = EventChecker::new(&registry);
+    // As the macro does: seeds of earlier failures (mutants.proptest-regressions) run first.
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&strategy, |(t, m)| {
+        assert_rejected(&checker, &t, &m).map_err(TestCaseError::fail)
+    });
+    if let Err(TestError::Fail(why, (t, m))) = result {
+        let claimed = claim(&m).unwrap_or_default();
+        // A prefix claim (any link rule) is stored under the general link rule.
+        let id = if claimed.ends_with('-') {
+            ids::LINKS.to_owned()
+        } else {
+            claimed
+        };
+        let case = shrunk_failure_case("random_mutants", &id, false, &m.event, &why.to_string());
+        let file = failures_file();
+        let stored = record_shrunk_failure(&file, &case);
+        panic!(
+            "{t}: {why}\nshrunk event stored ({stored:?}); make it a regression fixture with:\n  \
+             cdevents-conformance promote {} {}",
+            file.display(),
+            case.case
+        );
+    } else if let Err(e) = result {
+        panic!("{e}");
     }
 }

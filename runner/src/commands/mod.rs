@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod demo;
+pub mod promote;
 pub mod reference_listener;
 pub mod reference_sender;
 pub mod report;
