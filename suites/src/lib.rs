@@ -7,4 +7,5 @@ pub mod generators;
 pub mod input;
 pub mod reference;
 pub mod requirements;
+pub mod selftest;
 pub mod wire;

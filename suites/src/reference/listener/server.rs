@@ -137,10 +137,6 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     if n % 5 == 4 {
         match fault {
             Some(Fault::NoRetryAfter) => return StatusCode::TOO_MANY_REQUESTS.into_response(),
-            Some(Fault::Redirect) => {
-                let to = parts.uri.path().to_owned();
-                return (StatusCode::TEMPORARY_REDIRECT, [("location", to)]).into_response();
-            }
             _ => {}
         }
     }
@@ -191,8 +187,18 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
         }
         return match fault {
             Some(Fault::Empty200) => StatusCode::OK.into_response(),
+            // A bare `Body` gets no Content-Type from axum.
+            Some(Fault::BodyWithoutContentType) => {
+                let mut r = Response::new(Body::from("accepted"));
+                *r.status_mut() = StatusCode::OK;
+                r
+            }
             _ => StatusCode::ACCEPTED.into_response(),
         };
+    }
+    if answer.status == StatusCode::TEMPORARY_REDIRECT {
+        let to = parts.uri.path().to_owned();
+        return (StatusCode::TEMPORARY_REDIRECT, [("location", to)]).into_response();
     }
     problem(answer.status, answer.detail)
 }
@@ -314,6 +320,9 @@ fn judge(st: &Shared, headers: &[(String, Vec<u8>)], body: &[u8], bent: bool) ->
     if fault == Some(Fault::StrictPercentDecoding) && has_lower_hex(headers) {
         return Answer::refuse(StatusCode::BAD_REQUEST, "lower-case percent-encoding");
     }
+    if fault == Some(Fault::RejectNeedlessPercentEncoding) && has_needless_escape(headers) {
+        return Answer::refuse(StatusCode::BAD_REQUEST, "percent-encoded letter or digit");
+    }
     if fault == Some(Fault::RejectQuotedHeader)
         && headers
             .iter()
@@ -402,7 +411,7 @@ fn judge_event(st: &Shared, checker: &EventChecker<'_>, env: &Envelope) -> Optio
         ));
     }
     if fault == Some(Fault::RejectOptionalParts)
-        && (!ce.extensions.is_empty() || env.cdevent.get("customData").is_some())
+        && env.cdevent.get("customData").is_some_and(Value::is_string)
     {
         return Some(Answer::refuse(
             StatusCode::BAD_REQUEST,
@@ -430,8 +439,16 @@ fn judge_event(st: &Shared, checker: &EventChecker<'_>, env: &Envelope) -> Optio
     if seen.len() > 100_000 {
         seen.clear();
     }
-    if !seen.insert(key) && fault == Some(Fault::RejectDuplicates) {
-        return Some(Answer::refuse(StatusCode::CONFLICT, "already delivered"));
+    if !seen.insert(key) {
+        match fault {
+            Some(Fault::RejectDuplicates) => {
+                return Some(Answer::refuse(StatusCode::CONFLICT, "already delivered"))
+            }
+            Some(Fault::Redirect) => {
+                return Some(Answer::refuse(StatusCode::TEMPORARY_REDIRECT, "redirected"))
+            }
+            _ => {}
+        }
     }
     None
 }
@@ -445,6 +462,22 @@ fn has_lower_hex(headers: &[(String, Vec<u8>)]) -> bool {
                 w[0] == b'%'
                     && w[1..].iter().all(u8::is_ascii_hexdigit)
                     && w[1..].iter().any(u8::is_ascii_lowercase)
+            })
+        })
+}
+
+/// Whether a ce- header value percent-encodes an ASCII letter or digit, which needs no encoding.
+fn has_needless_escape(headers: &[(String, Vec<u8>)]) -> bool {
+    headers
+        .iter()
+        .filter(|(n, _)| n.starts_with("ce-"))
+        .any(|(_, v)| {
+            v.windows(3).any(|w| {
+                w[0] == b'%'
+                    && std::str::from_utf8(&w[1..])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                        .is_some_and(|b| b.is_ascii_alphanumeric())
             })
         })
 }

@@ -37,11 +37,17 @@ pub enum SenderFault {
     NoBackoff,
     /// Retries before the `Retry-After` of a 429 has passed.
     IgnoreRetryAfter,
+    /// Delivers with PUT instead of POST.
+    PutMethod,
+    /// Sends batches to a target that did not ask for them.
+    UnaskedBatch,
+    /// Sends binary-mode deliveries without a Content-Type header.
+    OmitContentType,
 }
 
 impl SenderFault {
     /// Every fault.
-    pub const ALL: [SenderFault; 12] = [
+    pub const ALL: [SenderFault; 15] = [
         SenderFault::ReuseId,
         SenderFault::CeTypeMismatch,
         SenderFault::BadTimestamp,
@@ -54,6 +60,9 @@ impl SenderFault {
         SenderFault::DanglingLink,
         SenderFault::NoBackoff,
         SenderFault::IgnoreRetryAfter,
+        SenderFault::PutMethod,
+        SenderFault::UnaskedBatch,
+        SenderFault::OmitContentType,
     ];
 
     /// The `--fault` name.
@@ -71,6 +80,9 @@ impl SenderFault {
             SenderFault::DanglingLink => "dangling-link",
             SenderFault::NoBackoff => "no-backoff",
             SenderFault::IgnoreRetryAfter => "ignore-retry-after",
+            SenderFault::PutMethod => "put-method",
+            SenderFault::UnaskedBatch => "unasked-batch",
+            SenderFault::OmitContentType => "omit-content-type",
         }
     }
 
@@ -78,18 +90,26 @@ impl SenderFault {
     /// claim that expose it: see [`SenderFault::exposed_by`]).
     pub fn breaks(self) -> &'static [&'static str] {
         match self {
-            SenderFault::ReuseId => &["CDE-CTX-012", "SND-001"],
+            // The second event then looks like a redelivery of the first, acknowledged, event
+            // with another timestamp, linking to an event that came before it under its id.
+            SenderFault::ReuseId => &["CDE-CTX-012", "SND-001", "SND-003", "SND-004", "SND-009"],
             SenderFault::CeTypeMismatch => &["CDE-CE-005"],
             SenderFault::BadTimestamp => &["CDE-CTX-008", "CDE-CE-011"],
             SenderFault::OmitCeSource => &["CDE-CE-001"],
             SenderFault::CeTimeIsSendTime => &["CDE-CE-007"],
             SenderFault::NoRetryOn503 => &["SND-006"],
             SenderFault::RetryOn400 => &["SND-005"],
-            SenderFault::RetryNewId => &["SND-002"],
-            SenderFault::FinishedBeforeStarted => &["SND-008"],
+            // The event under its first id is then never acknowledged (at-least-once broken).
+            SenderFault::RetryNewId => &["SND-002", "SND-006"],
+            // `finished` links to `started`, which now comes after it.
+            SenderFault::FinishedBeforeStarted => &["SND-008", "SND-009"],
             SenderFault::DanglingLink => &["SND-009"],
             SenderFault::NoBackoff => &["SND-007"],
             SenderFault::IgnoreRetryAfter => &["WH-010"],
+            SenderFault::PutMethod => &["WH-001"],
+            SenderFault::UnaskedBatch => &["CE-HTTP-015"],
+            // Without Content-Type the data is not declared application/json either.
+            SenderFault::OmitContentType => &["WH-003", "CDE-CE-008"],
         }
     }
 
@@ -120,6 +140,9 @@ impl SenderFault {
             SenderFault::DanglingLink => "links to an event it never sends",
             SenderFault::NoBackoff => "retries at once, without backing off",
             SenderFault::IgnoreRetryAfter => "retries before a 429's Retry-After has passed",
+            SenderFault::PutMethod => "delivers with PUT instead of POST",
+            SenderFault::UnaskedBatch => "sends batches to a target that did not ask for them",
+            SenderFault::OmitContentType => "sends binary-mode deliveries without Content-Type",
         }
     }
 

@@ -202,7 +202,11 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
             subject: Some(p.subject.clone()),
         });
     }
-    let per_request = if cfg.mode == Mode::Batch {
+    let mode = match cfg.fault {
+        Some(SenderFault::UnaskedBatch) => Mode::Batch,
+        _ => cfg.mode,
+    };
+    let per_request = if mode == Mode::Batch {
         cfg.batch_size.max(1)
     } else {
         1
@@ -230,9 +234,18 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
                     (ce, e.clone())
                 })
                 .collect();
-            let wire = encode(cfg.mode, &pairs);
-            let mut req = client.post(&cfg.target).body(wire.body.clone());
+            let wire = encode(mode, &pairs);
+            let method = match cfg.fault {
+                Some(SenderFault::PutMethod) => reqwest::Method::PUT,
+                _ => reqwest::Method::POST,
+            };
+            let mut req = client.request(method, &cfg.target).body(wire.body.clone());
             for (k, v) in &wire.headers {
+                if cfg.fault == Some(SenderFault::OmitContentType)
+                    && k.eq_ignore_ascii_case("content-type")
+                {
+                    continue;
+                }
                 req = req.header(k.as_str(), v.as_str());
             }
             outcome.requests += 1;
