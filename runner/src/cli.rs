@@ -66,6 +66,9 @@ pub enum Command {
     /// Re-render a results file into reports, or compare two runs for CI gating.
     #[command(subcommand)]
     Report(crate::commands::report::ReportCommand),
+    /// Judge the kit itself: every suite against its reference and every fault, the fault ×
+    /// requirement matrix, and the check coverage of the catalogue.
+    Selftest(crate::commands::selftest::Args),
 }
 
 /// The live suites, one per role of the implementation under test.

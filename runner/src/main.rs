@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         cli::Command::Report(cmd) => commands::report::run(cmd),
         cli::Command::Demo(args) => commands::demo::run(args),
         cli::Command::Reproduce(args) => commands::reproduce::run(args),
+        cli::Command::Selftest(args) => commands::selftest::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -6,6 +6,7 @@ pub mod reference_sender;
 pub mod report;
 pub mod reproduce;
 pub mod requirements;
+pub mod selftest;
 pub mod test_listener;
 pub mod test_sender;
 pub mod validate;

@@ -201,10 +201,19 @@ pub async fn run(
     fixtures: Option<&std::path::Path>,
 ) -> Report {
     let started = Instant::now();
-    let planned: Vec<PlannedRun> = roles
+    let all: Vec<PlannedRun> = roles.iter().flat_map(|r| (r.plan)()).collect();
+    // With --fault, only the roles of the chosen faults keep their references.
+    let chosen_roles: BTreeSet<&'static str> = all
         .iter()
-        .flat_map(|r| (r.plan)())
-        .filter(|p| filter.keeps(p))
+        .filter(|p| p.fault.is_some() && filter.keeps(p))
+        .map(|p| p.role)
+        .collect();
+    let planned: Vec<PlannedRun> = all
+        .into_iter()
+        .filter(|p| {
+            filter.keeps(p)
+                && (p.fault.is_some() || filter.faults.is_empty() || chosen_roles.contains(p.role))
+        })
         .collect();
     let slots = match filter.parallel {
         0 => DEFAULT_PARALLEL,
@@ -311,4 +320,107 @@ fn outcome(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    //! The engine's own verdicts must be able to fail: a fake role whose runs are wrong in
+    //! known ways (a reference that fails, a fault that misses its id and fails another).
+    use super::*;
+    use cdevents_reports::Level;
+
+    fn case(id: &str, status: Status) -> CaseResult {
+        CaseResult::new(format!("{id}/x"), id, Level::Must, status, "")
+    }
+
+    fn planned(
+        fault: Option<&'static str>,
+        breaks: &'static [&'static str],
+        cases: Vec<CaseResult>,
+    ) -> PlannedRun {
+        PlannedRun {
+            role: "fake",
+            fault,
+            about: String::new(),
+            breaks,
+            start: Box::new(move || Box::pin(async move { Ok(cases) }) as RunFuture),
+        }
+    }
+
+    fn fake_plan() -> Vec<PlannedRun> {
+        vec![
+            planned(None, &[], vec![case("WH-001", Status::Failed)]),
+            planned(
+                Some("good"),
+                &["WH-001"],
+                vec![
+                    case("WH-001", Status::Failed),
+                    case("WH-003", Status::Passed),
+                ],
+            ),
+            planned(
+                Some("bad"),
+                &["WH-001"],
+                vec![
+                    case("WH-001", Status::Passed),
+                    case("WH-003", Status::Failed),
+                ],
+            ),
+        ]
+    }
+
+    const FAKE: RoleEntry = RoleEntry {
+        role: "fake",
+        plan: fake_plan,
+    };
+
+    #[tokio::test]
+    async fn wrong_runs_fail_the_selftest_with_the_right_cells() {
+        let rep = run(&[FAKE], &Filter::default(), None).await;
+        assert!(!rep.ok());
+        let by = |f: Option<&str>| rep.runs.iter().find(|r| r.fault == f).expect("a run");
+        assert!(!by(None).as_expected(), "a failing reference");
+        assert!(by(Some("good")).as_expected());
+        let bad = by(Some("bad"));
+        assert!(!bad.as_expected());
+        assert_eq!(
+            bad.cells(),
+            vec![
+                ("WH-001".to_owned(), Cell::Missed),
+                ("WH-003".to_owned(), Cell::Unexpected)
+            ]
+        );
+        // Only the run that failed WH-001 as its table says proves it.
+        let wh001 = rep.coverage.entries.iter().find(|e| e.id == "WH-001");
+        assert_eq!(
+            wh001.map(|e| e.proofs.clone()),
+            Some(vec![Proof::Fault {
+                role: "fake".into(),
+                fault: "good".into()
+            }])
+        );
+        let wh003 = rep.coverage.entries.iter().find(|e| e.id == "WH-003");
+        assert!(matches!(
+            wh003.map(|e| &e.state),
+            Some(CoverageState::Uncovered { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn filters_keep_the_chosen_faults_and_their_roles_references() {
+        let filter = Filter {
+            faults: vec!["good".into()],
+            ..Filter::default()
+        };
+        let rep = run(&[FAKE], &filter, None).await;
+        let names: Vec<Option<&str>> = rep.runs.iter().map(|r| r.fault).collect();
+        assert_eq!(names, vec![None, Some("good")]);
+        assert!(rep.filtered);
+        let none = Filter {
+            roles: vec!["other".into()],
+            ..Filter::default()
+        };
+        let rep = run(&[FAKE], &none, None).await;
+        assert!(rep.runs.is_empty() && !rep.ok(), "nothing run is no pass");
+    }
 }

@@ -134,11 +134,8 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
         _ => return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST, OPTIONS")]).into_response(),
     }
     let n = st.requests.fetch_add(1, Ordering::SeqCst);
-    if n % 5 == 4 {
-        match fault {
-            Some(Fault::NoRetryAfter) => return StatusCode::TOO_MANY_REQUESTS.into_response(),
-            _ => {}
-        }
+    if n % 5 == 4 && fault == Some(Fault::NoRetryAfter) {
+        return StatusCode::TOO_MANY_REQUESTS.into_response();
     }
     let limit = match fault {
         Some(Fault::Reject64k) => 32 << 10,
