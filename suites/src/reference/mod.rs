@@ -2,4 +2,5 @@
 //! (`--fault NAME`, one rule broken each) that prove every check can fail.
 
 pub mod listener;
+pub mod metrics;
 pub mod sender;

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -27,6 +27,7 @@ use crate::checks::EventChecker;
 use crate::input::{
     decode_batch, decode_binary, decode_structured, Envelope, InputError, Limits, Location,
 };
+use crate::reference::metrics::{self, Metrics};
 use crate::wire::percent_encode_header_value;
 
 /// How the reference listener behaves.
@@ -82,6 +83,16 @@ struct Shared {
     hung: AtomicBool,
     requests: AtomicU64,
     forward: Option<reqwest::Client>,
+    metrics: Metrics,
+}
+
+/// What one delivery did to the event counters.
+#[derive(Default)]
+struct Tally {
+    /// The CDEvents taken (counted when the answer is 2xx).
+    accepted: Vec<Value>,
+    /// The type of the refused event and why it was refused, when an event was judged.
+    rejected: Option<(String, String)>,
 }
 
 /// Binds `config.listen` and serves in a background task (inside a tokio runtime).
@@ -104,6 +115,7 @@ pub async fn spawn_reference_listener(
         hung: AtomicBool::new(false),
         requests: AtomicU64::new(0),
         forward,
+        metrics: Metrics::new(),
     });
     let app = Router::new().fallback(handle).with_state(shared);
     let task = tokio::spawn(async move {
@@ -122,7 +134,73 @@ fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
         .into_response()
 }
 
+/// `GET /metrics` answers the metrics (never counted, never judged as an event endpoint);
+/// everything else is a delivery, timed and counted.
 async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
+    if req.method() == Method::GET && req.uri().path() == metrics::PATH {
+        return (
+            StatusCode::OK,
+            [("content-type", metrics::CONTENT_TYPE)],
+            st.metrics.encode(),
+        )
+            .into_response();
+    }
+    let started = Instant::now();
+    let counted = req.method() == Method::POST;
+    let mode = mode_of(req.headers());
+    let mut tally = Tally::default();
+    let response = deliver(&st, req, &mut tally).await;
+    if counted {
+        let status = response.status();
+        if status.is_success() {
+            for ev in &tally.accepted {
+                st.metrics.accepted(ev);
+            }
+        } else {
+            let (ty, reason) = tally
+                .rejected
+                .unwrap_or_else(|| (String::new(), reason_of(status).to_owned()));
+            st.metrics.rejected(&ty, &reason);
+        }
+        st.metrics.request(mode, status.as_u16(), started.elapsed());
+    }
+    response
+}
+
+/// The content mode a delivery claims, from its headers.
+fn mode_of(h: &HeaderMap) -> &'static str {
+    let ct = h
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ct.starts_with(crate::input::BATCH_JSON) {
+        "batch"
+    } else if ct.starts_with(crate::input::STRUCTURED_JSON) {
+        "structured"
+    } else if h.keys().any(|k| k.as_str().starts_with("ce-")) {
+        "binary"
+    } else {
+        "unknown"
+    }
+}
+
+/// Why a delivery was refused, from its status, when no event was judged.
+fn reason_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "malformed",
+        408 => "timeout",
+        409 => "duplicate",
+        413 => "too-large",
+        415 => "unsupported-media-type",
+        429 => "throttled",
+        300..=399 => "redirected",
+        500..=599 => "server-error",
+        _ => "other",
+    }
+}
+
+async fn deliver(st: &Shared, req: Request, tally: &mut Tally) -> Response {
     if st.hung.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
@@ -165,7 +243,7 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
         Ok(Ok(c)) => c.to_bytes(),
     };
     let (headers, bent) = header_list(&parts.headers, fault);
-    let answer = judge(&st, &headers, &bytes, bent);
+    let answer = judge(st, &headers, &bytes, bent, tally);
     if answer.malformed && fault == Some(Fault::HangAfterMalformed) {
         st.hung.store(true, Ordering::SeqCst);
     }
@@ -290,7 +368,13 @@ fn is_json(media: &str) -> bool {
 }
 
 /// `bent`: a header was decoded lossily (fault `accept-bad-utf8`), so the event is taken unchecked.
-fn judge(st: &Shared, headers: &[(String, Vec<u8>)], body: &[u8], bent: bool) -> Answer {
+fn judge(
+    st: &Shared,
+    headers: &[(String, Vec<u8>)],
+    body: &[u8],
+    bent: bool,
+    tally: &mut Tally,
+) -> Answer {
     let fault = st.cfg.fault;
     let limits = Limits {
         max_event_bytes: st.cfg.max_body,
@@ -383,19 +467,33 @@ fn judge(st: &Shared, headers: &[(String, Vec<u8>)], body: &[u8], bent: bool) ->
             Err(e) => return Answer::refuse(StatusCode::BAD_REQUEST, e.to_string()),
         };
         if bent {
+            tally.accepted.push(env.cdevent);
             continue;
         }
-        if let Some(a) = judge_event(st, &checker, &env) {
+        if let Some(a) = judge_event(st, &checker, &env, tally) {
             return a;
         }
+        tally.accepted.push(env.cdevent);
     }
     Answer::ok()
 }
 
 /// The verdict on one decoded event, or `None` when it is taken.
-fn judge_event(st: &Shared, checker: &EventChecker<'_>, env: &Envelope) -> Option<Answer> {
+fn judge_event(
+    st: &Shared,
+    checker: &EventChecker<'_>,
+    env: &Envelope,
+    tally: &mut Tally,
+) -> Option<Answer> {
     let fault = st.cfg.fault;
     let ce = env.ce.clone().unwrap_or_default();
+    let ty = env.cdevent["context"]["type"]
+        .as_str()
+        .or(ce.type_.as_deref())
+        .unwrap_or("")
+        .to_owned();
+    // The faults' own refusals say which fault; the checks' say the first MUST broken.
+    tally.rejected = Some((ty, format!("fault:{}", fault.map_or("", Fault::name))));
     if fault == Some(Fault::RejectCustom)
         && ce
             .type_
@@ -422,7 +520,10 @@ fn judge_event(st: &Shared, checker: &EventChecker<'_>, env: &Envelope) -> Optio
         .filter(|f| f.level == Level::Must)
         .map(|f| json!({ "id": f.id, "pointer": f.pointer, "message": f.message }))
         .collect();
-    if !must.is_empty() {
+    if let Some(first) = must.first() {
+        if let Some((_, reason)) = tally.rejected.as_mut() {
+            *reason = first["id"].as_str().unwrap_or("invalid").to_owned();
+        }
         let status = match fault {
             Some(Fault::ServerErrorOnInvalidEvent) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -437,6 +538,7 @@ fn judge_event(st: &Shared, checker: &EventChecker<'_>, env: &Envelope) -> Optio
         seen.clear();
     }
     if !seen.insert(key) {
+        st.metrics.redelivery();
         match fault {
             Some(Fault::RejectDuplicates) => {
                 return Some(Answer::refuse(StatusCode::CONFLICT, "already delivered"))
@@ -447,6 +549,7 @@ fn judge_event(st: &Shared, checker: &EventChecker<'_>, env: &Envelope) -> Optio
             _ => {}
         }
     }
+    tally.rejected = None;
     None
 }
 
