@@ -43,11 +43,13 @@ pub enum SenderFault {
     UnaskedBatch,
     /// Sends binary-mode deliveries without a Content-Type header.
     OmitContentType,
+    /// Adds a ce-datacontenttype header to binary-mode deliveries.
+    CeDatacontenttypeHeader,
 }
 
 impl SenderFault {
     /// Every fault.
-    pub const ALL: [SenderFault; 15] = [
+    pub const ALL: [SenderFault; 16] = [
         SenderFault::ReuseId,
         SenderFault::CeTypeMismatch,
         SenderFault::BadTimestamp,
@@ -63,6 +65,7 @@ impl SenderFault {
         SenderFault::PutMethod,
         SenderFault::UnaskedBatch,
         SenderFault::OmitContentType,
+        SenderFault::CeDatacontenttypeHeader,
     ];
 
     /// The `--fault` name.
@@ -83,6 +86,7 @@ impl SenderFault {
             SenderFault::PutMethod => "put-method",
             SenderFault::UnaskedBatch => "unasked-batch",
             SenderFault::OmitContentType => "omit-content-type",
+            SenderFault::CeDatacontenttypeHeader => "ce-datacontenttype-header",
         }
     }
 
@@ -110,6 +114,7 @@ impl SenderFault {
             SenderFault::UnaskedBatch => &["CE-HTTP-015"],
             // Without Content-Type the data is not declared application/json either.
             SenderFault::OmitContentType => &["WH-003", "CDE-CE-008"],
+            SenderFault::CeDatacontenttypeHeader => &["CE-HTTP-002"],
         }
     }
 
@@ -143,6 +148,9 @@ impl SenderFault {
             SenderFault::PutMethod => "delivers with PUT instead of POST",
             SenderFault::UnaskedBatch => "sends batches to a target that did not ask for them",
             SenderFault::OmitContentType => "sends binary-mode deliveries without Content-Type",
+            SenderFault::CeDatacontenttypeHeader => {
+                "adds a ce-datacontenttype header to binary-mode deliveries"
+            }
         }
     }
 

@@ -248,6 +248,9 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
                 }
                 req = req.header(k.as_str(), v.as_str());
             }
+            if cfg.fault == Some(SenderFault::CeDatacontenttypeHeader) && mode == Mode::Binary {
+                req = req.header("ce-datacontenttype", "application/json");
+            }
             outcome.requests += 1;
             let result = req.send().await;
             attempt += 1;
