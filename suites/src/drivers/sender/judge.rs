@@ -279,6 +279,43 @@ pub fn judge(
             })
             .collect(),
     ));
+    // SND-011: on a direct hop the traceparent extension and the traceparent header agree.
+    let traced: Vec<(&Delivery, String, String)> = deliveries
+        .iter()
+        .filter_map(|d| Some((*d, d.header("traceparent")?, d.header("ce-traceparent")?)))
+        .collect();
+    if traced.is_empty() {
+        out.push(skipped(
+            "SND-011",
+            "",
+            "no delivery carried both a traceparent header and a ce-traceparent extension",
+        ));
+    } else {
+        let trace_id = |v: &str| v.trim().split('-').nth(1).map(str::to_ascii_lowercase);
+        out.push(verdict(
+            "SND-011",
+            "",
+            &format!(
+                "{} deliveries carried the same trace in traceparent and ce-traceparent",
+                traced.len()
+            ),
+            traced
+                .iter()
+                .filter(|(_, h, e)| trace_id(h).is_none() || trace_id(h) != trace_id(e))
+                .map(|(d, h, e)| {
+                    (
+                        format!(
+                            "request #{}: traceparent `{}` and ce-traceparent `{}` name different traces",
+                            d.index,
+                            h.escape_debug(),
+                            e.escape_debug()
+                        ),
+                        Some(*d),
+                    )
+                })
+                .collect(),
+        ));
+    }
     let mut wh003 = Vec::new();
     let mut too_large = Vec::new();
     for d in &deliveries {

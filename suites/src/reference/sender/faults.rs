@@ -45,11 +45,13 @@ pub enum SenderFault {
     OmitContentType,
     /// Adds a ce-datacontenttype header to binary-mode deliveries.
     CeDatacontenttypeHeader,
+    /// Sends a traceparent header and a ce-traceparent extension naming different traces.
+    TraceparentMismatch,
 }
 
 impl SenderFault {
     /// Every fault.
-    pub const ALL: [SenderFault; 16] = [
+    pub const ALL: [SenderFault; 17] = [
         SenderFault::ReuseId,
         SenderFault::CeTypeMismatch,
         SenderFault::BadTimestamp,
@@ -66,6 +68,7 @@ impl SenderFault {
         SenderFault::UnaskedBatch,
         SenderFault::OmitContentType,
         SenderFault::CeDatacontenttypeHeader,
+        SenderFault::TraceparentMismatch,
     ];
 
     /// The `--fault` name.
@@ -87,6 +90,7 @@ impl SenderFault {
             SenderFault::UnaskedBatch => "unasked-batch",
             SenderFault::OmitContentType => "omit-content-type",
             SenderFault::CeDatacontenttypeHeader => "ce-datacontenttype-header",
+            SenderFault::TraceparentMismatch => "traceparent-mismatch",
         }
     }
 
@@ -115,6 +119,7 @@ impl SenderFault {
             // Without Content-Type the data is not declared application/json either.
             SenderFault::OmitContentType => &["WH-003", "CDE-CE-008"],
             SenderFault::CeDatacontenttypeHeader => &["CE-HTTP-002"],
+            SenderFault::TraceparentMismatch => &["SND-011"],
         }
     }
 
@@ -150,6 +155,9 @@ impl SenderFault {
             SenderFault::OmitContentType => "sends binary-mode deliveries without Content-Type",
             SenderFault::CeDatacontenttypeHeader => {
                 "adds a ce-datacontenttype header to binary-mode deliveries"
+            }
+            SenderFault::TraceparentMismatch => {
+                "sends traceparent and ce-traceparent naming different traces"
             }
         }
     }

@@ -251,6 +251,17 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
             if cfg.fault == Some(SenderFault::CeDatacontenttypeHeader) && mode == Mode::Binary {
                 req = req.header("ce-datacontenttype", "application/json");
             }
+            if cfg.fault == Some(SenderFault::TraceparentMismatch) && mode == Mode::Binary {
+                req = req
+                    .header(
+                        "traceparent",
+                        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                    )
+                    .header(
+                        "ce-traceparent",
+                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                    );
+            }
             outcome.requests += 1;
             let result = req.send().await;
             attempt += 1;
