@@ -553,33 +553,28 @@ fn judge_event(
     None
 }
 
-fn has_lower_hex(headers: &[(String, Vec<u8>)]) -> bool {
+/// Whether some ce- header value has a `%XX` escape whose two characters satisfy `pred`.
+fn any_escape(headers: &[(String, Vec<u8>)], pred: impl Fn(&[u8]) -> bool) -> bool {
     headers
         .iter()
         .filter(|(n, _)| n.starts_with("ce-"))
-        .any(|(_, v)| {
-            v.windows(3).any(|w| {
-                w[0] == b'%'
-                    && w[1..].iter().all(u8::is_ascii_hexdigit)
-                    && w[1..].iter().any(u8::is_ascii_lowercase)
-            })
-        })
+        .any(|(_, v)| v.windows(3).any(|w| w[0] == b'%' && pred(&w[1..])))
+}
+
+fn has_lower_hex(headers: &[(String, Vec<u8>)]) -> bool {
+    any_escape(headers, |x| {
+        x.iter().all(u8::is_ascii_hexdigit) && x.iter().any(u8::is_ascii_lowercase)
+    })
 }
 
 /// Whether a ce- header value percent-encodes an ASCII letter or digit, which needs no encoding.
 fn has_needless_escape(headers: &[(String, Vec<u8>)]) -> bool {
-    headers
-        .iter()
-        .filter(|(n, _)| n.starts_with("ce-"))
-        .any(|(_, v)| {
-            v.windows(3).any(|w| {
-                w[0] == b'%'
-                    && std::str::from_utf8(&w[1..])
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                        .is_some_and(|b| b.is_ascii_alphanumeric())
-            })
-        })
+    any_escape(headers, |x| {
+        std::str::from_utf8(x)
+            .ok()
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 fn has_null_member(body: &[u8]) -> bool {
