@@ -38,7 +38,7 @@ async fn reference_passes_and_every_fault_fails_exactly_its_requirements() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_plan_exercises_the_retry_rules() {
-    let cases = run_sender_suite(None, "hostile,delay=400ms,400:0.1", Mode::Binary, 11)
+    let cases = run_sender_suite(None, "hostile,delay=1200ms,400:0.1", Mode::Binary, 11)
         .await
         .expect("the run judges");
     let status = |id: &str| cases.iter().find(|c| c.case == id).map(|c| c.status);
@@ -56,7 +56,7 @@ async fn hostile_plan_exercises_the_retry_rules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformant_under_a_hostile_plan_in_structured_mode() {
-    let cases = run_sender_suite(None, "hostile,delay=400ms", Mode::Structured, 5)
+    let cases = run_sender_suite(None, "hostile,delay=1200ms", Mode::Structured, 5)
         .await
         .expect("the run judges");
     let failed: Vec<&str> = cases

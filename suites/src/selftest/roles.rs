@@ -98,7 +98,7 @@ const SENDER_REFERENCE_PLANS: &[(&str, Mode, u64)] = &[
     ("503:0.5", Mode::Binary, 7),
     ("400:0.3", Mode::Binary, 7),
     ("429:0.3,max=1", Mode::Binary, 7),
-    ("transient,delay=400ms,retry-after=1", Mode::Binary, 4),
+    ("transient,delay=1200ms,retry-after=1", Mode::Binary, 4),
 ];
 
 /// The seed and mode of every fault run.
@@ -156,7 +156,9 @@ pub async fn run_sender_suite(
         mode,
         seed,
         fault,
-        timeout: Duration::from_millis(250),
+        // Long enough that a loaded machine does not time out an answered request (which
+        // would redeliver an acknowledged event); the delayed plans hold answers past it.
+        timeout: Duration::from_millis(1000),
         base_backoff: Duration::from_millis(20),
         ..SenderConfig::default()
     };

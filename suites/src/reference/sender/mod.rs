@@ -31,6 +31,9 @@ use crate::wire::{ce_attributes_for, encode, Mode};
 /// The source every reference event carries.
 pub const SOURCE: &str = "https://cdevents-conformance.invalid/reference-sender";
 
+/// The trace the reference sender's binary-mode deliveries belong to (W3C trace context).
+const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+
 /// How to run the reference sender.
 #[derive(Debug, Clone)]
 pub struct SenderConfig {
@@ -251,15 +254,18 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
             if cfg.fault == Some(SenderFault::CeDatacontenttypeHeader) && mode == Mode::Binary {
                 req = req.header("ce-datacontenttype", "application/json");
             }
-            if cfg.fault == Some(SenderFault::TraceparentMismatch) && mode == Mode::Binary {
+            // A direct hop: the traceparent header and the extension carry the same trace
+            // (the span differs: the header's is this hop's), but for the fault.
+            if mode == Mode::Binary {
+                let extension_trace = match cfg.fault {
+                    Some(SenderFault::TraceparentMismatch) => "4bf92f3577b34da6a3ce929d0e0e4736",
+                    _ => TRACE_ID,
+                };
                 req = req
-                    .header(
-                        "traceparent",
-                        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-                    )
+                    .header("traceparent", format!("00-{TRACE_ID}-b7ad6b7169203331-01"))
                     .header(
                         "ce-traceparent",
-                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                        format!("00-{extension_trace}-00f067aa0ba902b7-01"),
                     );
             }
             outcome.requests += 1;
