@@ -26,10 +26,20 @@ fn selftest(args: &[&str]) -> (Option<i32>, String, String) {
 #[test]
 fn every_reference_passes_every_fault_fails_exactly_and_coverage_is_reported() {
     let (code, stdout, stderr) = selftest(&["--format", "json"]);
-    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
-    let v: Value = serde_json::from_str(&stdout).expect("one JSON document");
-    assert_eq!(v["ok"], true);
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
     let runs = v["runs"].as_array().expect("runs");
+    let wrong: Vec<String> = runs
+        .iter()
+        .filter(|r| r["expected"] != r["failed"] || !r["error"].is_null())
+        .map(|r| {
+            format!(
+                "{} {}: expected {} failed {} error {}",
+                r["role"], r["fault"], r["expected"], r["failed"], r["error"]
+            )
+        })
+        .collect();
+    assert_eq!(code, Some(0), "{wrong:#?}\n{stderr}");
+    assert_eq!(v["ok"], true);
     for role in ["listener", "sender"] {
         assert!(
             runs.iter()

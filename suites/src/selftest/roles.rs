@@ -96,6 +96,7 @@ const SENDER_REFERENCE_PLANS: &[(&str, Mode, u64)] = &[
     ("none", Mode::Structured, 2),
     ("none", Mode::Batch, 3),
     ("503:0.5", Mode::Binary, 7),
+    ("503:1,max=4", Mode::Binary, 7),
     ("400:0.3", Mode::Binary, 7),
     ("429:0.3,max=1", Mode::Binary, 7),
     ("transient,delay=1200ms,retry-after=1", Mode::Binary, 4),

@@ -126,9 +126,10 @@ impl SenderFault {
     /// The sink fault plan that exposes it (`none` for faults visible in any event).
     pub fn exposed_by(self) -> &'static str {
         match self {
-            SenderFault::NoRetryOn503 | SenderFault::RetryNewId | SenderFault::NoBackoff => {
-                "503:0.5"
-            }
+            SenderFault::NoRetryOn503 | SenderFault::RetryNewId => "503:0.5",
+            // Four failures per event: dozens of retry gaps, so that one sent at once is seen
+            // even when a loaded machine delays some of them past the judge's 10 ms.
+            SenderFault::NoBackoff => "503:1,max=4",
             SenderFault::RetryOn400 => "400:0.3",
             SenderFault::IgnoreRetryAfter => "429:0.3,max=1",
             _ => "none",
