@@ -4,12 +4,18 @@
 
 use std::collections::BTreeSet;
 use std::process::Command;
+use std::sync::Mutex;
 
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cdevents-conformance");
 
+/// One self-test at a time: each runs many servers and suites, and timing-based checks
+/// (backoff, Retry-After) should not see the machine shared with another one.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 fn selftest(args: &[&str]) -> (Option<i32>, String, String) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let out = Command::new(BIN)
         .args(["--color", "never", "selftest"])
         .args(args)
