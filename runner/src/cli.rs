@@ -84,6 +84,9 @@ pub enum Command {
     /// Make a failed case of a results file (e.g. a shrunk property-test failure) a regression
     /// fixture under fixtures/regressions/, which the fixture tests run first.
     Promote(crate::commands::promote::Args),
+    /// Judge the kit itself: every suite against its reference and every fault, the fault ×
+    /// requirement matrix, and the check coverage of the catalogue.
+    Selftest(crate::commands::selftest::Args),
 }
 
 /// The live suites, one per role of the implementation under test.

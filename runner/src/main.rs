@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         cli::Command::Completions(args) => commands::completions::completions(args),
         cli::Command::Man(args) => commands::completions::man(args),
         cli::Command::Promote(args) => commands::promote::run(args),
+        cli::Command::Selftest(args) => commands::selftest::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

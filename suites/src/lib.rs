@@ -9,4 +9,5 @@ pub mod input;
 pub mod reference;
 pub mod regressions;
 pub mod requirements;
+pub mod selftest;
 pub mod wire;

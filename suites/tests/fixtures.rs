@@ -54,9 +54,10 @@ use std::sync::OnceLock;
 use cdevents_reports::{Finding, Level};
 use cdevents_schemas::{catalogue, Registry, SpecVersion};
 use cdevents_suites::checks::stream::SeenIds;
-use cdevents_suites::checks::{self, ids, EventChecker, SchemaUriResolver};
-use cdevents_suites::input::{decode_file, walk_paths, Item, Limits, Source};
+use cdevents_suites::checks::{ids, SchemaUriResolver};
+use cdevents_suites::input::{decode_file, Item, Limits};
 use cdevents_suites::requirements::Catalogue;
+use cdevents_suites::selftest::fixtures::{self as judging, event_files, Judged, Offline};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
@@ -69,8 +70,6 @@ const UNREACHABLE: &[(&str, SpecVersion, &str)] = &[(
      and no 0.3.0 schema has an array or enough members for an event to reach 33",
 )];
 
-/// What `validate` reports an undecodable item as.
-const INPUT_REQUIREMENT: &str = "CDE-SCH-002";
 /// Requirements whose fixtures are judged with the offline schema resolver.
 const SCHEMA_URI_REQUIREMENT: &str = "CDE-CX-002";
 /// Requirements whose fixtures are also judged with the folder's version forced.
@@ -115,72 +114,31 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(|| Registry::embedded().expect("the embedded registry loads"))
 }
 
-/// Refuses every URI: the fixture tests never fetch.
-struct Offline;
-
-impl SchemaUriResolver for Offline {
-    fn resolve(&self, _uri: &str) -> Result<Value, String> {
-        Err("the fixture tests fetch nothing (offline resolver)".into())
-    }
-}
-
-/// One judged item of a fixture file.
-struct Judged {
-    location: String,
-    spec: Option<SpecVersion>,
-    findings: Vec<Finding>,
-}
-
-/// How to judge a file.
+/// How to judge a file (the library's judging, `selftest::fixtures`, which `validate` shares).
 #[derive(Clone, Copy, Default)]
 struct Mode {
     forced: Option<SpecVersion>,
     offline_resolver: bool,
 }
 
+impl Mode {
+    fn lib(self) -> judging::Mode<'static> {
+        judging::Mode {
+            forced: self.forced,
+            resolver: self
+                .offline_resolver
+                .then_some(&Offline as &'static dyn SchemaUriResolver),
+        }
+    }
+}
+
 /// Judges one decoded item, with `seen` carrying CDE-CTX-012 across the file.
 fn judge(item: Item, mode: Mode, seen: &mut SeenIds) -> Judged {
-    let location = item.location.to_string();
-    match item.result {
-        Ok(env) => {
-            let mut checker = EventChecker::new(registry()).force_version(mode.forced);
-            if mode.offline_resolver {
-                checker = checker.with_schema_uri_resolver(&Offline);
-            }
-            let mut checked = checker.check_envelope(&env);
-            checked.findings.extend(seen.observe(&env.cdevent));
-            Judged {
-                location,
-                spec: checked.spec,
-                findings: checked.findings,
-            }
-        }
-        Err(e) => Judged {
-            location,
-            spec: None,
-            findings: vec![checks::finding(INPUT_REQUIREMENT, "", e.to_string())],
-        },
-    }
+    judging::judge(registry(), item, mode.lib(), seen)
 }
 
 fn judge_file(path: &Path, mode: Mode) -> Vec<Judged> {
-    let mut seen = SeenIds::default();
-    decode_file(path, &Limits::default())
-        .map(|item| judge(item, mode, &mut seen))
-        .collect()
-}
-
-/// Every event file under `dir`, as `validate` walks it (sorted, recursive).
-fn event_files(dir: &Path) -> Vec<PathBuf> {
-    if !dir.is_dir() {
-        return Vec::new();
-    }
-    walk_paths(&[dir.to_path_buf()], &Limits::default())
-        .filter_map(|s| match s {
-            Ok(Source::File(p)) => Some(p),
-            _ => None,
-        })
-        .collect()
+    judging::judge_file(registry(), path, mode.lib())
 }
 
 fn rel(path: &Path, base: &Path) -> String {

@@ -1,93 +1,50 @@
-//! The listener suite against the reference listener: conformant passes everything; every
-//! fault fails at least the requirements it breaks (the fault table), with evidence.
-//!
-//! Every run is observed (`--observe`): the reference listener forwards what it takes to the
-//! kit's sink, and the webhook handshake profile is on, so the forwarding and handshake faults
-//! are in the same table.
+//! The listener suite against the reference listener, through the self-test engine: the
+//! conformant listener passes everything; every fault fails exactly the requirements its table
+//! entry names (`Fault::breaks`), and each failure carries its evidence.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use cdevents_reports::model::{CaseResult, Status};
-use std::sync::OnceLock;
+use cdevents_reports::model::Status;
+use cdevents_suites::selftest::{self, roles, Filter, RunOutcome};
 
-use cdevents_suites::drivers::listener::{cases, run_observed, Case, Observer, Options, RunConfig};
-use cdevents_suites::reference::listener::{spawn_reference_listener, Config, Fault};
-
-async fn run_against(fault: Option<Fault>) -> Vec<CaseResult> {
-    let observer = Observer::start("127.0.0.1:0".parse().expect("addr"), Duration::from_secs(1))
-        .await
-        .expect("the sink starts");
-    let (addr, _handle) = spawn_reference_listener(Config {
-        fault,
-        max_body: 1 << 20,
-        forward: Some(observer.url()),
-        ..Config::default()
-    })
-    .await
-    .expect("reference listener starts");
-    let cfg = RunConfig {
-        target: format!("http://{addr}/events"),
-        // Generous: the fault runs share two cores with the rest of the test suite, and the
-        // first answer of each reference listener compiles its schemas.
-        timeout: Duration::from_secs(2),
-        concurrency: 8,
-        reproduce: Some(format!(
-            "cdevents-conformance test listener --target http://{addr}/events"
-        )),
-        ..RunConfig::default()
+async fn listener_runs() -> Vec<RunOutcome> {
+    let filter = Filter {
+        roles: vec!["listener".into()],
+        ..Filter::default()
     };
-    let mut out = Vec::new();
-    run_observed(&cfg, corpus().to_vec(), Some(&observer), |r| out.push(r))
-        .await
-        .expect("the run judges");
-    out
-}
-
-/// The default corpus, built once (it is pure), with a smaller oversized body.
-fn corpus() -> &'static [Case] {
-    static CASES: OnceLock<Vec<Case>> = OnceLock::new();
-    CASES.get_or_init(|| {
-        cases(&Options {
-            oversize_bytes: 2 << 20,
-            webhook: true,
-            ..Options::default()
-        })
-    })
-}
-
-fn failed(results: &[CaseResult]) -> BTreeSet<String> {
-    results
-        .iter()
-        .filter(|r| r.status == Status::Failed)
-        .map(|r| r.requirement.clone())
-        .collect()
+    selftest::run(&[roles::LISTENER], &filter, None).await.runs
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn reference_listener_passes_everything() {
-    let results = run_against(None).await;
-    let bad: Vec<String> = results
-        .iter()
-        .filter(|r| !matches!(r.status, Status::Passed | Status::Skipped))
-        .map(|r| format!("{} {:?}: {} | {:?}", r.case, r.status, r.message, r.actual))
-        .collect();
-    assert!(bad.is_empty(), "{}", bad.join("\n"));
-    let exercised: BTreeSet<&str> = results.iter().map(|r| r.requirement.as_str()).collect();
-    // Observation and the handshake are judged, not skipped, against the reference.
-    for id in [
-        "LIS-010/observed",
-        "LIS-011/observed",
-        "LIS-012/observed",
-        "LIS-013/observed",
-        "WH-015/options",
-        "WH-018/options",
-        "WH-019/options-rate",
-        "WH-020/options",
-    ] {
-        let r = results.iter().find(|r| r.case == id);
-        assert_eq!(r.map(|r| r.status), Some(Status::Passed), "{id}: {r:?}");
+async fn reference_passes_and_every_fault_fails_exactly_its_requirements() {
+    let runs = listener_runs().await;
+    assert_eq!(
+        runs.len(),
+        1 + cdevents_suites::reference::listener::Fault::ALL.len()
+    );
+    let mut problems = Vec::new();
+    for run in &runs {
+        let name = run.fault.unwrap_or("reference");
+        if !run.as_expected() {
+            problems.push(format!(
+                "{name}: expected to fail {:?}, failed {:?}; errored {:?}; error {:?}",
+                run.expected, run.failed, run.errored, run.error
+            ));
+        }
+        for r in run.results.iter().filter(|r| r.status == Status::Failed) {
+            let ev = r.evidence.as_ref();
+            let has_evidence = r.case.ends_with("/every-answer")
+                || ev.is_some_and(|e| e.request.is_some())
+                || r.case.starts_with("LIS-006/after/");
+            if !has_evidence || r.reproduce.is_none() || r.expected.is_none() || r.actual.is_none()
+            {
+                problems.push(format!("{name}: {} lacks evidence or reproduce", r.case));
+            }
+        }
     }
+    let reference = &runs[0];
+    assert!(reference.fault.is_none());
+    let exercised: BTreeSet<&str> = reference.exercised.iter().map(String::as_str).collect();
     for id in [
         "LIS-001",
         "LIS-002",
@@ -104,52 +61,25 @@ async fn reference_listener_passes_everything() {
         "CE-HTTP-006",
         "CE-HTTP-008",
         "CE-HTTP-011",
-        "LIS-009",
-        "LIS-010",
-        "LIS-011",
-        "LIS-012",
-        "LIS-013",
-        "WH-015",
-        "WH-018",
-        "WH-019",
-        "WH-020",
     ] {
-        assert!(exercised.contains(id), "{id} not exercised");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_fault_fails_the_requirements_it_breaks() {
-    corpus();
-    let mut runs = tokio::task::JoinSet::new();
-    // A few runs at a time: all 26 at once starve each other's first answers on 2 cores.
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(6));
-    for fault in Fault::ALL {
-        let slots = slots.clone();
-        runs.spawn(async move {
-            let _slot = slots.acquire_owned().await.expect("semaphore open");
-            (fault, run_against(Some(fault)).await)
-        });
-    }
-    let mut problems = Vec::new();
-    while let Some(done) = runs.join_next().await {
-        let (fault, results) = done.expect("a fault run");
-        let failed = failed(&results);
-        for id in fault.breaks() {
-            if !failed.contains(*id) {
-                problems.push(format!("{fault}: {id} did not fail (failed: {failed:?})"));
-            }
+        if !exercised.contains(id) {
+            problems.push(format!("reference: {id} not exercised"));
         }
-        for r in results.iter().filter(|r| r.status == Status::Failed) {
-            let ev = r.evidence.as_ref();
-            let has_evidence = r.requirement.ends_with("/every-answer")
-                || r.case.ends_with("/every-answer")
-                || ev.is_some_and(|e| e.request.is_some())
-                || r.case.starts_with("LIS-006/after/");
-            if !has_evidence || r.reproduce.is_none() || r.expected.is_none() || r.actual.is_none()
-            {
-                problems.push(format!("{fault}: {} lacks evidence or reproduce", r.case));
-            }
+    }
+    // Observation and the handshake are judged, not skipped, against the reference.
+    for id in [
+        "LIS-010/observed",
+        "LIS-011/observed",
+        "LIS-012/observed",
+        "LIS-013/observed",
+        "WH-015/options",
+        "WH-018/options",
+        "WH-019/options-rate",
+        "WH-020/options",
+    ] {
+        let r = reference.results.iter().find(|r| r.case == id);
+        if r.map(|r| r.status) != Some(Status::Passed) {
+            problems.push(format!("reference: {id} not passed: {r:?}"));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

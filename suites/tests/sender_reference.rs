@@ -1,103 +1,46 @@
-//! The sender suite against the reference sender, in process: conformant under every fault
-//! plan, and each deliberate fault caught by the requirement it breaks (the table below).
-
-use std::time::Duration;
+//! The sender suite against the reference sender, through the self-test engine: conformant
+//! under every fault plan its faults are exposed by, and each deliberate fault caught by
+//! exactly the requirements it breaks (`SenderFault::breaks`).
 
 use cdevents_reports::model::{CaseResult, Status};
-use cdevents_schemas::Registry;
-use cdevents_suites::drivers::sender::{judge, Claims, Guarantee, Ordering, Sink, SinkConfig};
-use cdevents_suites::faults::FaultPlan;
-use cdevents_suites::reference::sender::{run_reference_sender, SenderConfig, SenderFault};
+use cdevents_suites::reference::sender::SenderFault;
+use cdevents_suites::selftest::roles::{self, run_sender_suite};
+use cdevents_suites::selftest::{self, Filter};
 use cdevents_suites::wire::Mode;
 
-async fn run(fault: Option<SenderFault>, plan: &str, mode: Mode, seed: u64) -> Vec<CaseResult> {
-    let plan = FaultPlan::parse(plan).unwrap();
-    let sink = Sink::start(SinkConfig {
-        plan: plan.clone(),
-        seed,
-        ..SinkConfig::default()
-    })
-    .await
-    .unwrap();
-    let cfg = SenderConfig {
-        target: sink.url(),
-        count: 12,
-        mode,
-        seed,
-        fault,
-        timeout: Duration::from_millis(250),
-        base_backoff: Duration::from_millis(20),
-        ..SenderConfig::default()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_passes_and_every_fault_fails_exactly_its_requirements() {
+    let filter = Filter {
+        roles: vec!["sender".into()],
+        ..Filter::default()
     };
-    let outcome = run_reference_sender(&cfg).await.unwrap();
-    // A delayed answer is recorded when it is given.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let rec = sink.stop();
-    let claims = Claims {
-        guarantee: Guarantee::ExactlyOnce,
-        ordering: Ordering::PerSubject,
-        allow_batch: mode == Mode::Batch,
-    };
-    let registry = Registry::embedded().unwrap();
-    judge(
-        &rec,
-        &claims,
-        &plan,
-        Some(&outcome.manifest),
-        &registry,
-        None,
-    )
-}
-
-fn failed(cases: &[CaseResult]) -> Vec<String> {
-    cases
+    let runs = selftest::run(&[roles::SENDER], &filter, None).await.runs;
+    assert_eq!(
+        runs.iter().filter(|r| r.fault.is_some()).count(),
+        SenderFault::ALL.len()
+    );
+    let problems: Vec<String> = runs
         .iter()
-        .filter(|c| c.status == Status::Failed)
-        .map(|c| format!("{}: {}", c.case, c.message))
-        .collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformant_under_every_plan() {
-    for (plan, mode, seed) in [
-        ("none", Mode::Binary, 1),
-        ("none", Mode::Structured, 2),
-        ("none", Mode::Batch, 3),
-        ("transient,delay=400ms,retry-after=1", Mode::Binary, 4),
-        ("hostile,delay=400ms", Mode::Structured, 5),
-        ("redirect:0.3,max=1", Mode::Binary, 6),
-        ("410:0.2,max=1", Mode::Binary, 7),
-    ] {
-        let cases = run(None, plan, mode, seed).await;
-        assert!(!cases.is_empty());
-        assert_eq!(failed(&cases), Vec::<String>::new(), "{plan} {mode}");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_fault_is_caught_by_the_requirement_it_breaks() {
-    let mut missed = Vec::new();
-    for fault in SenderFault::ALL {
-        let cases = run(Some(fault), fault.exposed_by(), Mode::Binary, 7).await;
-        let failed_ids: Vec<&str> = cases
-            .iter()
-            .filter(|c| c.status == Status::Failed)
-            .map(|c| c.requirement.as_str())
-            .collect();
-        for id in fault.breaks() {
-            if !failed_ids.contains(id) {
-                missed.push(format!(
-                    "{fault}: {id} did not fail; failed: {failed_ids:?}"
-                ));
-            }
-        }
-    }
-    assert!(missed.is_empty(), "{missed:#?}");
+        .filter(|r| !r.as_expected())
+        .map(|r| {
+            format!(
+                "{} ({}): expected to fail {:?}, failed {:?}; error {:?}",
+                r.fault.unwrap_or("reference"),
+                r.about,
+                r.expected,
+                r.failed,
+                r.error
+            )
+        })
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_plan_exercises_the_retry_rules() {
-    let cases = run(None, "hostile,delay=400ms,400:0.1", Mode::Binary, 11).await;
+    let cases = run_sender_suite(None, "hostile,delay=1200ms,400:0.1", Mode::Binary, 11)
+        .await
+        .expect("the run judges");
     let status = |id: &str| cases.iter().find(|c| c.case == id).map(|c| c.status);
     for id in [
         "SND-001", "SND-004", "SND-005", "SND-006", "SND-007", "SND-008", "SND-009",
@@ -109,6 +52,26 @@ async fn hostile_plan_exercises_the_retry_rules() {
             cases.iter().find(|c| c.case == id)
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformant_under_a_hostile_plan_in_structured_mode() {
+    let cases = run_sender_suite(None, "hostile,delay=1200ms", Mode::Structured, 5)
+        .await
+        .expect("the run judges");
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .map(|c| c.case.as_str())
+        .collect();
+    assert!(!cases.is_empty());
+    assert!(failed.is_empty(), "{failed:?}");
+}
+
+async fn run(fault: Option<SenderFault>, plan: &str, mode: Mode, seed: u64) -> Vec<CaseResult> {
+    run_sender_suite(fault, plan, mode, seed)
+        .await
+        .expect("the run judges")
 }
 
 fn status_of(cases: &[CaseResult], id: &str) -> Option<Status> {

@@ -9,6 +9,7 @@ pub mod report;
 pub mod reproduce;
 pub mod requirements;
 pub mod sender_repro;
+pub mod selftest;
 pub mod test_listener;
 pub mod test_sender;
 pub mod validate;

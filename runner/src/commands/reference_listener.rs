@@ -16,7 +16,11 @@ Examples:
 
 It prints its URL, then serves until interrupted. It answers 202 to a valid event, 400 to a
 request that is no valid CloudEvent or carries an invalid CDEvent, 413 to a body over
---max-body, 415 to a format it does not understand.";
+--max-body, 415 to a format it does not understand. GET /metrics answers its counters in the
+OpenMetrics text format (Prometheus scrapes it): deliveries by mode and status, latency,
+events by type and outcome (rejected by reason), redeliveries, and CI/CD counters derived from
+the events (services deployed, changes, pipeline and task runs by outcome, artifacts
+published, incidents).";
 
 /// `reference listener` options.
 #[derive(Debug, clap::Args)]

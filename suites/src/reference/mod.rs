@@ -3,4 +3,5 @@
 
 pub mod listener;
 pub mod relay;
+pub mod metrics;
 pub mod sender;

@@ -273,6 +273,30 @@ pub fn judge(
             .map(|d| (format!("request #{} used {}", d.index, d.method), Some(*d)))
             .collect(),
     ));
+    // CE-HTTP-002: Content-Type carries the data's type in binary mode, never a ce- header.
+    out.push(verdict(
+        "CE-HTTP-002",
+        "",
+        "no binary-mode delivery had a ce-datacontenttype header",
+        deliveries
+            .iter()
+            .filter(|d| {
+                let ct = d.header("content-type").unwrap_or_default();
+                !ct.to_ascii_lowercase()
+                    .starts_with("application/cloudevents")
+                    && d.header("ce-datacontenttype").is_some()
+            })
+            .map(|d| {
+                (
+                    format!(
+                        "request #{} is in binary mode and has a ce-datacontenttype header",
+                        d.index
+                    ),
+                    Some(*d),
+                )
+            })
+            .collect(),
+    ));
     let mut wh003 = Vec::new();
     let mut too_large = Vec::new();
     for d in &deliveries {

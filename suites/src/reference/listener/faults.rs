@@ -26,13 +26,13 @@ pub enum Fault {
     AcceptBadUtf8,
     /// Answers every fifth request 429 without Retry-After.
     NoRetryAfter,
-    /// Answers every fifth request with a 307 redirect.
+    /// Answers a redelivery (a source and id seen before) with a 307 redirect.
     Redirect,
     /// Refuses bodies over 32 KiB with 413.
     Reject64k,
     /// Refuses dev.cdeventsx custom events.
     RejectCustom,
-    /// Refuses events carrying customData or unknown CloudEvents extensions.
+    /// Refuses events whose customData is a (base64) string rather than JSON.
     RejectOptionalParts,
     /// Answers 400 (not 413) to a body over its limit.
     BadRequestOnOversized,
@@ -58,6 +58,10 @@ pub enum Fault {
     HandshakeNoRate,
     /// Answers OPTIONS 404: no handshake, and not the 405 the spec names.
     Handshake404,
+    /// Refuses ce- header values that percent-encode a letter or digit (`%41` for `A`).
+    RejectNeedlessPercentEncoding,
+    /// Answers 200 with a body but no Content-Type to what it takes.
+    BodyWithoutContentType,
 }
 
 /// A `--fault` name that is not one.
@@ -67,7 +71,7 @@ pub struct UnknownFault(pub String);
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 26] = [
+    pub const ALL: [Fault; 28] = [
         Fault::AcceptInvalidJson,
         Fault::ServerErrorOnInvalidEvent,
         Fault::IgnoreContentType,
@@ -94,6 +98,8 @@ impl Fault {
         Fault::HandshakeWrongOrigin,
         Fault::HandshakeNoRate,
         Fault::Handshake404,
+        Fault::RejectNeedlessPercentEncoding,
+        Fault::BodyWithoutContentType,
     ];
 
     /// The `--fault` name.
@@ -125,6 +131,8 @@ impl Fault {
             Fault::HandshakeWrongOrigin => "handshake-wrong-origin",
             Fault::HandshakeNoRate => "handshake-no-rate",
             Fault::Handshake404 => "handshake-404",
+            Fault::RejectNeedlessPercentEncoding => "reject-needless-percent-encoding",
+            Fault::BodyWithoutContentType => "200-body-without-content-type",
         }
     }
 
@@ -132,19 +140,32 @@ impl Fault {
     pub fn breaks(self) -> &'static [&'static str] {
         match self {
             Fault::AcceptInvalidJson => &["LIS-004"],
-            Fault::ServerErrorOnInvalidEvent => &["LIS-005", "LIS-009"],
+            // An event that is JSON but no CDEvent (LIS-004's cases) gets the 500 too.
+            Fault::ServerErrorOnInvalidEvent => &["LIS-005", "LIS-009", "LIS-004"],
             Fault::IgnoreContentType => &["WH-011"],
-            Fault::RejectStructured => &["LIS-001", "CE-HTTP-016", "CE-HTTP-017"],
+            // The structured variant of every case that must be taken fails too.
+            Fault::RejectStructured => &[
+                "LIS-001",
+                "CE-HTTP-016",
+                "CE-HTTP-017",
+                "CE-HTTP-018",
+                "LIS-002",
+                "LIS-003",
+                "LIS-008",
+                "WH-006",
+            ],
             Fault::HangAfterMalformed => &["LIS-006"],
             Fault::Empty200 => &["WH-006"],
             Fault::RejectDuplicates => &["LIS-007"],
             Fault::StrictPercentDecoding => &["CE-HTTP-006"],
             Fault::AcceptBadUtf8 => &["CE-HTTP-008"],
             Fault::NoRetryAfter => &["WH-009"],
-            Fault::Redirect => &["WH-004"],
+            // The redelivery cases see the 307 instead of the 2xx they expect.
+            Fault::Redirect => &["WH-004", "LIS-007"],
             Fault::Reject64k => &["LIS-008"],
             Fault::RejectCustom => &["LIS-002"],
-            Fault::RejectOptionalParts => &["LIS-003"],
+            // Some generated events of the every-type cases carry base64 customData too.
+            Fault::RejectOptionalParts => &["LIS-003", "LIS-001"],
             Fault::BadRequestOnOversized => &["WH-012"],
             Fault::BadRequestOnUnsupported => &["WH-011"],
             Fault::RejectNullAttribute => &["CE-HTTP-018"],
@@ -157,6 +178,8 @@ impl Fault {
             Fault::HandshakeWrongOrigin => &["WH-018"],
             Fault::HandshakeNoRate => &["WH-019"],
             Fault::Handshake404 => &["WH-015", "WH-021"],
+            Fault::RejectNeedlessPercentEncoding => &["CE-HTTP-007"],
+            Fault::BodyWithoutContentType => &["WH-007"],
         }
     }
 
@@ -175,12 +198,10 @@ impl Fault {
             Fault::StrictPercentDecoding => "refuses lower-case hex in ce- header percent-encoding",
             Fault::AcceptBadUtf8 => "decodes ce- headers lossily instead of refusing invalid UTF-8",
             Fault::NoRetryAfter => "answers every fifth request 429 without Retry-After",
-            Fault::Redirect => "answers every fifth request with a 307 redirect",
+            Fault::Redirect => "answers a redelivery with a 307 redirect",
             Fault::Reject64k => "refuses bodies over 32 KiB with 413",
             Fault::RejectCustom => "refuses dev.cdeventsx custom events with 400",
-            Fault::RejectOptionalParts => {
-                "refuses events carrying customData or unknown CloudEvents extensions"
-            }
+            Fault::RejectOptionalParts => "refuses events whose customData is a base64 string",
             Fault::BadRequestOnOversized => "answers 400, not 413, to a body over its limit",
             Fault::BadRequestOnUnsupported => "answers 400, not 415, to an unsupported media type",
             Fault::RejectNullAttribute => "refuses a structured event with a JSON null attribute",
@@ -199,6 +220,12 @@ impl Fault {
                 "grants the OPTIONS handshake without WebHook-Allowed-Rate when a rate was asked"
             }
             Fault::Handshake404 => "answers the OPTIONS handshake 404",
+            Fault::RejectNeedlessPercentEncoding => {
+                "refuses ce- header values that percent-encode a letter or digit (%41)"
+            }
+            Fault::BodyWithoutContentType => {
+                "answers 200 with a body but no Content-Type to what it takes"
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -27,6 +27,7 @@ use crate::checks::EventChecker;
 use crate::input::{
     decode_batch, decode_binary, decode_structured, Envelope, InputError, Limits, Location,
 };
+use crate::reference::metrics::{self, Metrics};
 use crate::wire::percent_encode_header_value;
 
 /// How the reference listener behaves.
@@ -84,6 +85,16 @@ struct Shared {
     /// Events taken, for the drop-forwarded fault.
     taken: AtomicU64,
     forward: Option<reqwest::Client>,
+    metrics: Metrics,
+}
+
+/// What one delivery did to the event counters.
+#[derive(Default)]
+struct Tally {
+    /// The CDEvents taken (counted when the answer is 2xx).
+    accepted: Vec<Value>,
+    /// The type of the refused event and why it was refused, when an event was judged.
+    rejected: Option<(String, String)>,
 }
 
 /// Binds `config.listen` and serves in a background task (inside a tokio runtime).
@@ -107,6 +118,7 @@ pub async fn spawn_reference_listener(
         requests: AtomicU64::new(0),
         taken: AtomicU64::new(0),
         forward,
+        metrics: Metrics::new(),
     });
     let app = Router::new().fallback(handle).with_state(shared);
     let task = tokio::spawn(async move {
@@ -125,7 +137,73 @@ fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
         .into_response()
 }
 
+/// `GET /metrics` answers the metrics (never counted, never judged as an event endpoint);
+/// everything else is a delivery, timed and counted.
 async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
+    if req.method() == Method::GET && req.uri().path() == metrics::PATH {
+        return (
+            StatusCode::OK,
+            [("content-type", metrics::CONTENT_TYPE)],
+            st.metrics.encode(),
+        )
+            .into_response();
+    }
+    let started = Instant::now();
+    let counted = req.method() == Method::POST;
+    let mode = mode_of(req.headers());
+    let mut tally = Tally::default();
+    let response = deliver(&st, req, &mut tally).await;
+    if counted {
+        let status = response.status();
+        if status.is_success() {
+            for ev in &tally.accepted {
+                st.metrics.accepted(ev);
+            }
+        } else {
+            let (ty, reason) = tally
+                .rejected
+                .unwrap_or_else(|| (String::new(), reason_of(status).to_owned()));
+            st.metrics.rejected(&ty, &reason);
+        }
+        st.metrics.request(mode, status.as_u16(), started.elapsed());
+    }
+    response
+}
+
+/// The content mode a delivery claims, from its headers.
+fn mode_of(h: &HeaderMap) -> &'static str {
+    let ct = h
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ct.starts_with(crate::input::BATCH_JSON) {
+        "batch"
+    } else if ct.starts_with(crate::input::STRUCTURED_JSON) {
+        "structured"
+    } else if h.keys().any(|k| k.as_str().starts_with("ce-")) {
+        "binary"
+    } else {
+        "unknown"
+    }
+}
+
+/// Why a delivery was refused, from its status, when no event was judged.
+fn reason_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "malformed",
+        408 => "timeout",
+        409 => "duplicate",
+        413 => "too-large",
+        415 => "unsupported-media-type",
+        429 => "throttled",
+        300..=399 => "redirected",
+        500..=599 => "server-error",
+        _ => "other",
+    }
+}
+
+async fn deliver(st: &Shared, req: Request, tally: &mut Tally) -> Response {
     if st.hung.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
@@ -137,15 +215,8 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
         _ => return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST, OPTIONS")]).into_response(),
     }
     let n = st.requests.fetch_add(1, Ordering::SeqCst);
-    if n % 5 == 4 {
-        match fault {
-            Some(Fault::NoRetryAfter) => return StatusCode::TOO_MANY_REQUESTS.into_response(),
-            Some(Fault::Redirect) => {
-                let to = parts.uri.path().to_owned();
-                return (StatusCode::TEMPORARY_REDIRECT, [("location", to)]).into_response();
-            }
-            _ => {}
-        }
+    if n % 5 == 4 && fault == Some(Fault::NoRetryAfter) {
+        return StatusCode::TOO_MANY_REQUESTS.into_response();
     }
     let limit = match fault {
         Some(Fault::Reject64k) => 32 << 10,
@@ -175,7 +246,7 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
         Ok(Ok(c)) => c.to_bytes(),
     };
     let (headers, bent) = header_list(&parts.headers, fault);
-    let answer = judge(&st, &headers, &bytes, bent);
+    let answer = judge(st, &headers, &bytes, bent, tally);
     if answer.malformed && fault == Some(Fault::HangAfterMalformed) {
         st.hung.store(true, Ordering::SeqCst);
     }
@@ -192,8 +263,18 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     if answer.status.is_success() {
         return match fault {
             Some(Fault::Empty200) => StatusCode::OK.into_response(),
+            // A bare `Body` gets no Content-Type from axum.
+            Some(Fault::BodyWithoutContentType) => {
+                let mut r = Response::new(Body::from("accepted"));
+                *r.status_mut() = StatusCode::OK;
+                r
+            }
             _ => StatusCode::ACCEPTED.into_response(),
         };
+    }
+    if answer.status == StatusCode::TEMPORARY_REDIRECT {
+        let to = parts.uri.path().to_owned();
+        return (StatusCode::TEMPORARY_REDIRECT, [("location", to)]).into_response();
     }
     problem(answer.status, answer.detail)
 }
@@ -362,7 +443,13 @@ fn is_json(media: &str) -> bool {
 }
 
 /// `bent`: a header was decoded lossily (fault `accept-bad-utf8`), so the event is taken unchecked.
-fn judge(st: &Shared, headers: &[(String, Vec<u8>)], body: &[u8], bent: bool) -> Answer {
+fn judge(
+    st: &Shared,
+    headers: &[(String, Vec<u8>)],
+    body: &[u8],
+    bent: bool,
+    tally: &mut Tally,
+) -> Answer {
     let fault = st.cfg.fault;
     let limits = Limits {
         max_event_bytes: st.cfg.max_body,
@@ -388,6 +475,9 @@ fn judge(st: &Shared, headers: &[(String, Vec<u8>)], body: &[u8], bent: bool) ->
     };
     if fault == Some(Fault::StrictPercentDecoding) && has_lower_hex(headers) {
         return Answer::refuse(StatusCode::BAD_REQUEST, "lower-case percent-encoding");
+    }
+    if fault == Some(Fault::RejectNeedlessPercentEncoding) && has_needless_escape(headers) {
+        return Answer::refuse(StatusCode::BAD_REQUEST, "percent-encoded letter or digit");
     }
     if fault == Some(Fault::RejectQuotedHeader)
         && headers
@@ -452,19 +542,33 @@ fn judge(st: &Shared, headers: &[(String, Vec<u8>)], body: &[u8], bent: bool) ->
             Err(e) => return Answer::refuse(StatusCode::BAD_REQUEST, e.to_string()),
         };
         if bent {
+            tally.accepted.push(env.cdevent);
             continue;
         }
-        if let Some(a) = judge_event(st, &checker, &env) {
+        if let Some(a) = judge_event(st, &checker, &env, tally) {
             return a;
         }
+        tally.accepted.push(env.cdevent);
     }
     Answer::ok()
 }
 
 /// The verdict on one decoded event, or `None` when it is taken.
-fn judge_event(st: &Shared, checker: &EventChecker<'_>, env: &Envelope) -> Option<Answer> {
+fn judge_event(
+    st: &Shared,
+    checker: &EventChecker<'_>,
+    env: &Envelope,
+    tally: &mut Tally,
+) -> Option<Answer> {
     let fault = st.cfg.fault;
     let ce = env.ce.clone().unwrap_or_default();
+    let ty = env.cdevent["context"]["type"]
+        .as_str()
+        .or(ce.type_.as_deref())
+        .unwrap_or("")
+        .to_owned();
+    // The faults' own refusals say which fault; the checks' say the first MUST broken.
+    tally.rejected = Some((ty, format!("fault:{}", fault.map_or("", Fault::name))));
     if fault == Some(Fault::RejectCustom)
         && ce
             .type_
@@ -477,7 +581,7 @@ fn judge_event(st: &Shared, checker: &EventChecker<'_>, env: &Envelope) -> Optio
         ));
     }
     if fault == Some(Fault::RejectOptionalParts)
-        && (!ce.extensions.is_empty() || env.cdevent.get("customData").is_some())
+        && env.cdevent.get("customData").is_some_and(Value::is_string)
     {
         return Some(Answer::refuse(
             StatusCode::BAD_REQUEST,
@@ -491,7 +595,10 @@ fn judge_event(st: &Shared, checker: &EventChecker<'_>, env: &Envelope) -> Optio
         .filter(|f| f.level == Level::Must)
         .map(|f| json!({ "id": f.id, "pointer": f.pointer, "message": f.message }))
         .collect();
-    if !must.is_empty() {
+    if let Some(first) = must.first() {
+        if let Some((_, reason)) = tally.rejected.as_mut() {
+            *reason = first["id"].as_str().unwrap_or("invalid").to_owned();
+        }
         let status = match fault {
             Some(Fault::ServerErrorOnInvalidEvent) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -505,23 +612,44 @@ fn judge_event(st: &Shared, checker: &EventChecker<'_>, env: &Envelope) -> Optio
     if seen.len() > 100_000 {
         seen.clear();
     }
-    if !seen.insert(key) && fault == Some(Fault::RejectDuplicates) {
-        return Some(Answer::refuse(StatusCode::CONFLICT, "already delivered"));
+    if !seen.insert(key) {
+        st.metrics.redelivery();
+        match fault {
+            Some(Fault::RejectDuplicates) => {
+                return Some(Answer::refuse(StatusCode::CONFLICT, "already delivered"))
+            }
+            Some(Fault::Redirect) => {
+                return Some(Answer::refuse(StatusCode::TEMPORARY_REDIRECT, "redirected"))
+            }
+            _ => {}
+        }
     }
+    tally.rejected = None;
     None
 }
 
-fn has_lower_hex(headers: &[(String, Vec<u8>)]) -> bool {
+/// Whether some ce- header value has a `%XX` escape whose two characters satisfy `pred`.
+fn any_escape(headers: &[(String, Vec<u8>)], pred: impl Fn(&[u8]) -> bool) -> bool {
     headers
         .iter()
         .filter(|(n, _)| n.starts_with("ce-"))
-        .any(|(_, v)| {
-            v.windows(3).any(|w| {
-                w[0] == b'%'
-                    && w[1..].iter().all(u8::is_ascii_hexdigit)
-                    && w[1..].iter().any(u8::is_ascii_lowercase)
-            })
-        })
+        .any(|(_, v)| v.windows(3).any(|w| w[0] == b'%' && pred(&w[1..])))
+}
+
+fn has_lower_hex(headers: &[(String, Vec<u8>)]) -> bool {
+    any_escape(headers, |x| {
+        x.iter().all(u8::is_ascii_hexdigit) && x.iter().any(u8::is_ascii_lowercase)
+    })
+}
+
+/// Whether a ce- header value percent-encodes an ASCII letter or digit, which needs no encoding.
+fn has_needless_escape(headers: &[(String, Vec<u8>)]) -> bool {
+    any_escape(headers, |x| {
+        std::str::from_utf8(x)
+            .ok()
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 fn has_null_member(body: &[u8]) -> bool {

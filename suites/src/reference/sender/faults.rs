@@ -53,11 +53,19 @@ pub enum SenderFault {
     IgnoreGone,
     /// Puts a failed event at the back of the queue, delivering later ones first.
     RetryOutOfOrder,
+    /// Delivers with PUT instead of POST.
+    PutMethod,
+    /// Sends batches to a target that did not ask for them.
+    UnaskedBatch,
+    /// Sends binary-mode deliveries without a Content-Type header.
+    OmitContentType,
+    /// Adds a ce-datacontenttype header to binary-mode deliveries.
+    CeDatacontenttypeHeader,
 }
 
 impl SenderFault {
     /// Every fault.
-    pub const ALL: [SenderFault; 20] = [
+    pub const ALL: [SenderFault; 24] = [
         SenderFault::ReuseId,
         SenderFault::CeTypeMismatch,
         SenderFault::BadTimestamp,
@@ -78,6 +86,10 @@ impl SenderFault {
         SenderFault::FollowRedirect,
         SenderFault::IgnoreGone,
         SenderFault::RetryOutOfOrder,
+        SenderFault::PutMethod,
+        SenderFault::UnaskedBatch,
+        SenderFault::OmitContentType,
+        SenderFault::CeDatacontenttypeHeader,
     ];
 
     /// The `--fault` name.
@@ -103,6 +115,10 @@ impl SenderFault {
             SenderFault::FollowRedirect => "follow-redirect",
             SenderFault::IgnoreGone => "ignore-gone",
             SenderFault::RetryOutOfOrder => "retry-out-of-order",
+            SenderFault::PutMethod => "put-method",
+            SenderFault::UnaskedBatch => "unasked-batch",
+            SenderFault::OmitContentType => "omit-content-type",
+            SenderFault::CeDatacontenttypeHeader => "ce-datacontenttype-header",
         }
     }
 
@@ -110,15 +126,19 @@ impl SenderFault {
     /// claim that expose it: see [`SenderFault::exposed_by`]).
     pub fn breaks(self) -> &'static [&'static str] {
         match self {
-            SenderFault::ReuseId => &["CDE-CTX-012", "SND-001"],
+            // The second event then looks like a redelivery of the first, acknowledged, event
+            // with another timestamp, linking to an event that came before it under its id.
+            SenderFault::ReuseId => &["CDE-CTX-012", "SND-001", "SND-003", "SND-004", "SND-009"],
             SenderFault::CeTypeMismatch => &["CDE-CE-005"],
             SenderFault::BadTimestamp => &["CDE-CTX-008", "CDE-CE-011"],
             SenderFault::OmitCeSource => &["CDE-CE-001"],
             SenderFault::CeTimeIsSendTime => &["CDE-CE-007"],
             SenderFault::NoRetryOn503 => &["SND-006"],
             SenderFault::RetryOn400 => &["SND-005"],
-            SenderFault::RetryNewId => &["SND-002"],
-            SenderFault::FinishedBeforeStarted => &["SND-008"],
+            // The event under its first id is then never acknowledged (at-least-once broken).
+            SenderFault::RetryNewId => &["SND-002", "SND-006"],
+            // `finished` links to `started`, which now comes after it.
+            SenderFault::FinishedBeforeStarted => &["SND-008", "SND-009"],
             SenderFault::DanglingLink => &["SND-009"],
             SenderFault::NoBackoff => &["SND-007"],
             SenderFault::IgnoreRetryAfter => &["WH-010"],
@@ -130,16 +150,23 @@ impl SenderFault {
             SenderFault::FollowRedirect => &["WH-005"],
             SenderFault::IgnoreGone => &["WH-008"],
             SenderFault::RetryOutOfOrder => &["SND-014"],
+            SenderFault::PutMethod => &["WH-001"],
+            SenderFault::UnaskedBatch => &["CE-HTTP-015"],
+            // Without Content-Type the data is not declared application/json either.
+            SenderFault::OmitContentType => &["WH-003", "CDE-CE-008"],
+            SenderFault::CeDatacontenttypeHeader => &["CE-HTTP-002"],
         }
     }
 
     /// The sink fault plan that exposes it (`none` for faults visible in any event).
     pub fn exposed_by(self) -> &'static str {
         match self {
-            SenderFault::NoRetryOn503
-            | SenderFault::RetryNewId
-            | SenderFault::NoBackoff
-            | SenderFault::RetryOutOfOrder => "503:0.5",
+            SenderFault::NoRetryOn503 | SenderFault::RetryNewId | SenderFault::RetryOutOfOrder => {
+                "503:0.5"
+            }
+            // Four failures per event: dozens of retry gaps, so that one sent at once is seen
+            // even when a loaded machine delays some of them past the judge's 10 ms.
+            SenderFault::NoBackoff => "503:1,max=4",
             SenderFault::FollowRedirect => "redirect:0.3,max=1",
             SenderFault::IgnoreGone => "410:0.2,max=1",
             SenderFault::RetryOn400 => "400:0.3",
@@ -163,6 +190,12 @@ impl SenderFault {
             SenderFault::DanglingLink => "links to an event it never sends",
             SenderFault::NoBackoff => "retries at once, without backing off",
             SenderFault::IgnoreRetryAfter => "retries before a 429's Retry-After has passed",
+            SenderFault::PutMethod => "delivers with PUT instead of POST",
+            SenderFault::UnaskedBatch => "sends batches to a target that did not ask for them",
+            SenderFault::OmitContentType => "sends binary-mode deliveries without Content-Type",
+            SenderFault::CeDatacontenttypeHeader => {
+                "adds a ce-datacontenttype header to binary-mode deliveries"
+            }
             SenderFault::RawHeaderValues => {
                 "writes ce- header values unencoded (as cloudevents-sdk's binary serializer does)"
             }

@@ -35,6 +35,8 @@ use crate::wire::{ce_attributes_for, encode, Mode};
 /// The source every reference event carries.
 pub const SOURCE: &str = "https://cdevents-conformance.invalid/reference-sender";
 
+/// The trace the reference sender's binary-mode deliveries belong to (W3C trace context).
+
 /// How to run the reference sender.
 #[derive(Debug, Clone)]
 pub struct SenderConfig {
@@ -239,7 +241,11 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
             subject: Some(p.subject.clone()),
         });
     }
-    let per_request = if cfg.mode == Mode::Batch {
+    let mode = match cfg.fault {
+        Some(SenderFault::UnaskedBatch) => Mode::Batch,
+        _ => cfg.mode,
+    };
+    let per_request = if mode == Mode::Batch {
         cfg.batch_size.max(1)
     } else {
         1
@@ -274,8 +280,8 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
                     (ce, e.clone())
                 })
                 .collect();
-            let mut wire = encode(cfg.mode, &pairs);
-            if let (Some(f), Mode::Binary) = (cfg.fault, cfg.mode) {
+            let mut wire = encode(mode, &pairs);
+            if let (Some(f), Mode::Binary) = (cfg.fault, mode) {
                 f.apply_to_headers(&mut wire.headers, &pairs[0].0);
             }
             let header_trace = if cfg.fault == Some(SenderFault::TraceparentMismatch) {
@@ -283,12 +289,24 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
             } else {
                 trace.clone()
             };
+            let method = match cfg.fault {
+                Some(SenderFault::PutMethod) => reqwest::Method::PUT,
+                _ => reqwest::Method::POST,
+            };
             let mut req = client
-                .post(&cfg.target)
+                .request(method, &cfg.target)
                 .body(wire.body.clone())
                 .header("traceparent", header_trace);
             for (k, v) in &wire.headers {
+                if cfg.fault == Some(SenderFault::OmitContentType)
+                    && k.eq_ignore_ascii_case("content-type")
+                {
+                    continue;
+                }
                 req = req.header(k.as_str(), v.as_str());
+            }
+            if cfg.fault == Some(SenderFault::CeDatacontenttypeHeader) && mode == Mode::Binary {
+                req = req.header("ce-datacontenttype", "application/json");
             }
             outcome.requests += 1;
             let result = req.send().await;

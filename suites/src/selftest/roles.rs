@@ -1,0 +1,201 @@
+//! The roles of the self-test, one [`RoleEntry`] each: how to run its suite against its
+//! reference implementation, conformant or broken by one fault, in-process on loopback.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use cdevents_reports::model::CaseResult;
+use cdevents_schemas::Registry;
+
+use super::{PlannedRun, RoleEntry, RunFuture};
+use crate::drivers::listener::{self, Case, Observer, Options, RunConfig};
+use crate::drivers::sender::{judge, Claims, Guarantee, Ordering, Sink, SinkConfig};
+use crate::faults::FaultPlan;
+use crate::reference::listener::{spawn_reference_listener, Config, Fault};
+use crate::reference::sender::{run_reference_sender, SenderConfig, SenderFault};
+use crate::wire::Mode;
+
+/// Every role, in the order the self-test reports them.
+pub fn all() -> Vec<RoleEntry> {
+    vec![LISTENER, SENDER]
+}
+
+/// The listener suite against the reference listener.
+pub const LISTENER: RoleEntry = RoleEntry {
+    role: "listener",
+    plan: listener_plan,
+};
+
+/// The sender suite's sink and judge against the reference sender.
+pub const SENDER: RoleEntry = RoleEntry {
+    role: "sender",
+    plan: sender_plan,
+};
+
+fn listener_plan() -> Vec<PlannedRun> {
+    let reference = PlannedRun {
+        role: "listener",
+        fault: None,
+        about: "the conformant reference listener".into(),
+        breaks: &[],
+        start: Box::new(|| Box::pin(run_listener_suite(None)) as RunFuture),
+    };
+    std::iter::once(reference)
+        .chain(Fault::ALL.into_iter().map(|f| PlannedRun {
+            role: "listener",
+            fault: Some(f.name()),
+            about: f.describe().to_owned(),
+            breaks: f.breaks(),
+            start: Box::new(move || Box::pin(run_listener_suite(Some(f))) as RunFuture),
+        }))
+        .collect()
+}
+
+/// The default corpus with a 2 MiB oversized body, built once (it is pure).
+fn listener_corpus() -> &'static [Case] {
+    static CASES: OnceLock<Vec<Case>> = OnceLock::new();
+    CASES.get_or_init(|| {
+        listener::cases(&Options {
+            oversize_bytes: 2 << 20,
+            webhook: true,
+            ..Options::default()
+        })
+    })
+}
+
+/// The listener suite's default corpus (with the webhook handshake profile) against a reference
+/// listener on a free loopback port, conformant or broken by `fault`; observed: the listener
+/// forwards what it takes to the kit's sink, so the forwarding faults are judged too.
+pub async fn run_listener_suite(fault: Option<Fault>) -> Result<Vec<CaseResult>, String> {
+    let observer = Observer::start(
+        "127.0.0.1:0".parse().expect("a socket address"),
+        Duration::from_secs(1),
+    )
+    .await
+    .map_err(|e| format!("cannot start the observation sink: {e}"))?;
+    let (addr, handle) = spawn_reference_listener(Config {
+        fault,
+        max_body: 1 << 20,
+        forward: Some(observer.url()),
+        ..Config::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start the reference listener: {e}"))?;
+    let reproduce = format!("cdevents-conformance test listener --target http://{addr}/events");
+    let cfg = RunConfig {
+        target: format!("http://{addr}/events"),
+        // Generous: the fault runs share two cores with the rest of the test suite, and the
+        // first answer of each reference listener compiles its schemas.
+        timeout: Duration::from_secs(2),
+        budget: Duration::from_secs(60),
+        concurrency: 8,
+        reproduce: Some(reproduce),
+        ..RunConfig::default()
+    };
+    let mut out = Vec::new();
+    let result =
+        listener::run_observed(&cfg, listener_corpus().to_vec(), Some(&observer), |r| out.push(r))
+            .await;
+    drop(handle);
+    result.map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Sink fault plans the reference sender is judged under when conformant (each seeded): the
+/// plain run, and every plan that exposes one of its faults, so that a fault run failing
+/// something is the fault's doing, not the plan's.
+const SENDER_REFERENCE_PLANS: &[(&str, Mode, u64)] = &[
+    ("none", Mode::Binary, 7),
+    ("none", Mode::Structured, 2),
+    ("none", Mode::Batch, 3),
+    ("503:0.5", Mode::Binary, 7),
+    ("503:1,max=4", Mode::Binary, 7),
+    ("400:0.3", Mode::Binary, 7),
+    ("429:0.3,max=1", Mode::Binary, 7),
+    ("redirect:0.3,max=1", Mode::Binary, 7),
+    ("410:0.2,max=1", Mode::Binary, 7),
+    ("transient,delay=1200ms,retry-after=1", Mode::Binary, 4),
+];
+
+/// The seed and mode of every fault run.
+const SENDER_FAULT_SEED: u64 = 7;
+
+fn sender_plan() -> Vec<PlannedRun> {
+    let references = SENDER_REFERENCE_PLANS
+        .iter()
+        .map(|&(plan, mode, seed)| PlannedRun {
+            role: "sender",
+            fault: None,
+            about: format!("the conformant reference sender, sink faults `{plan}`, {mode} mode"),
+            breaks: &[],
+            start: Box::new(move || {
+                Box::pin(run_sender_suite(None, plan, mode, seed)) as RunFuture
+            }),
+        });
+    references
+        .chain(SenderFault::ALL.into_iter().map(|f| PlannedRun {
+            role: "sender",
+            fault: Some(f.name()),
+            about: format!("{} (sink faults `{}`)", f.describe(), f.exposed_by()),
+            breaks: f.breaks(),
+            start: Box::new(move || {
+                Box::pin(run_sender_suite(
+                    Some(f),
+                    f.exposed_by(),
+                    Mode::Binary,
+                    SENDER_FAULT_SEED,
+                )) as RunFuture
+            }),
+        }))
+        .collect()
+}
+
+/// The reference sender (conformant or broken by `fault`) delivering 12 events to the sender
+/// suite's sink under the fault plan `plan`, judged against exactly-once, per-subject claims.
+pub async fn run_sender_suite(
+    fault: Option<SenderFault>,
+    plan: &str,
+    mode: Mode,
+    seed: u64,
+) -> Result<Vec<CaseResult>, String> {
+    let plan = FaultPlan::parse(plan).map_err(|e| e.to_string())?;
+    let sink = Sink::start(SinkConfig {
+        plan: plan.clone(),
+        seed,
+        ..SinkConfig::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start the sink: {e}"))?;
+    let cfg = SenderConfig {
+        target: sink.url(),
+        count: 12,
+        mode,
+        seed,
+        fault,
+        // Long enough that a loaded machine does not time out an answered request (which
+        // would redeliver an acknowledged event); the delayed plans hold answers past it.
+        timeout: Duration::from_millis(1000),
+        base_backoff: Duration::from_millis(20),
+        ..SenderConfig::default()
+    };
+    let outcome = run_reference_sender(&cfg)
+        .await
+        .map_err(|e| e.to_string())?;
+    // A delayed answer is recorded when it is given.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let rec = sink.stop();
+    let claims = Claims {
+        guarantee: Guarantee::ExactlyOnce,
+        ordering: Ordering::PerSubject,
+        allow_batch: mode == Mode::Batch,
+    };
+    let registry = Registry::embedded().map_err(|e| e.to_string())?;
+    Ok(judge(
+        &rec,
+        &claims,
+        &plan,
+        Some(&outcome.manifest),
+        &registry,
+        None,
+    ))
+}
