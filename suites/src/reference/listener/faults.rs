@@ -58,6 +58,8 @@ pub enum Fault {
     HandshakeNoRate,
     /// Answers OPTIONS 404: no handshake, and not the 405 the spec names.
     Handshake404,
+    /// With `--token`, takes the token only in the Authorization header, not as access_token.
+    TokenHeaderOnly,
 }
 
 /// A `--fault` name that is not one.
@@ -67,7 +69,7 @@ pub struct UnknownFault(pub String);
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 26] = [
+    pub const ALL: [Fault; 27] = [
         Fault::AcceptInvalidJson,
         Fault::ServerErrorOnInvalidEvent,
         Fault::IgnoreContentType,
@@ -94,6 +96,7 @@ impl Fault {
         Fault::HandshakeWrongOrigin,
         Fault::HandshakeNoRate,
         Fault::Handshake404,
+        Fault::TokenHeaderOnly,
     ];
 
     /// The `--fault` name.
@@ -125,6 +128,7 @@ impl Fault {
             Fault::HandshakeWrongOrigin => "handshake-wrong-origin",
             Fault::HandshakeNoRate => "handshake-no-rate",
             Fault::Handshake404 => "handshake-404",
+            Fault::TokenHeaderOnly => "token-header-only",
         }
     }
 
@@ -157,6 +161,7 @@ impl Fault {
             Fault::HandshakeWrongOrigin => &["WH-018"],
             Fault::HandshakeNoRate => &["WH-019"],
             Fault::Handshake404 => &["WH-015", "WH-021"],
+            Fault::TokenHeaderOnly => &["WH-014"],
         }
     }
 
@@ -199,6 +204,9 @@ impl Fault {
                 "grants the OPTIONS handshake without WebHook-Allowed-Rate when a rate was asked"
             }
             Fault::Handshake404 => "answers the OPTIONS handshake 404",
+            Fault::TokenHeaderOnly => {
+                "with --token, ignores the access_token query parameter (401 without the header)"
+            }
         }
     }
 }
