@@ -40,6 +40,15 @@ pub struct Args {
     /// Break one rule on purpose; `list` prints the faults and what each breaks.
     #[arg(long, value_name = "NAME")]
     pub fault: Option<String>,
+    /// Require this access token on every delivery, as `Authorization: Bearer` or as the
+    /// access_token query parameter (http-webhook 3); 401 otherwise.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CDEVENTS_CONFORMANCE_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
     /// Largest body taken; larger ones are answered 413.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     pub max_body: usize,
@@ -69,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             fault,
             max_body: args.max_body.max(64 << 10),
             forward: args.forward,
+            token: args.token.filter(|t| !t.is_empty()),
             ..Config::default()
         };
         let (addr, handle) = spawn_reference_listener(config)

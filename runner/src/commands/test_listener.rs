@@ -6,7 +6,7 @@ use anyhow::Context;
 use cdevents_reports::model::{shell_quote, RunHeader, Suite};
 use cdevents_schemas::SpecVersion;
 use cdevents_suites::drivers::listener::{
-    cases, check_target, run_observed, Case, Observer, Options, RunConfig,
+    cases, check_target, run_observed, Case, Observer, Options, RunConfig, Secret,
 };
 
 use crate::cli::LevelArg;
@@ -58,6 +58,17 @@ pub struct Args {
         help_heading = "Target"
     )]
     pub target: Option<String>,
+    /// The target's access token: sent with every request as `Authorization: Bearer`, and
+    /// needed by the WH-014 cases (token in the header only, in access_token only). Never
+    /// printed: evidence shows `***`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CDEVENTS_CONFORMANCE_TOKEN",
+        hide_env_values = true,
+        help_heading = "Target"
+    )]
+    pub token: Option<String>,
     /// The longest wait for any one answer.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration, env = "CDEVENTS_CONFORMANCE_TIMEOUT", help_heading = "Target")]
     pub timeout: Duration,
@@ -182,7 +193,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     header.profile = (!profiles.is_empty()).then(|| profiles.join(","));
     header.seed = Some(args.seed);
     header.fail_on = args.fail_on.into();
-    header.command_line = std::env::args().collect();
+    let secret = args.token.as_deref().and_then(Secret::new);
+    header.command_line = std::env::args()
+        .map(|a| match &secret {
+            Some(t) => t.redact(&a),
+            None => a,
+        })
+        .collect();
 
     let cfg = RunConfig {
         target: target.clone(),
@@ -192,6 +209,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         seed: args.seed,
         probe_spec: opts.specs.first().copied().unwrap_or(SpecVersion::DEFAULT),
         reproduce: Some(reproduce_prefix(&args, &opts, &target)),
+        token: secret,
     };
     let observer = match args.observe {
         Some(addr) => Some(
@@ -254,6 +272,10 @@ fn reproduce_prefix(args: &Args, opts: &Options, target: &str) -> String {
     }
     if opts.webhook {
         s.push_str(" --profile webhook");
+    }
+    if args.token.is_some() {
+        // The token itself is never printed: the rerun takes it from the environment.
+        s.push_str(" --token \"$CDEVENTS_CONFORMANCE_TOKEN\"");
     }
     if let Some(addr) = args.observe {
         s.push_str(&format!(" --observe {addr}"));

@@ -8,7 +8,7 @@ use cdevents_reports::model::CaseResult;
 use cdevents_schemas::Registry;
 
 use super::{PlannedRun, RoleEntry, RunFuture};
-use crate::drivers::listener::{self, Case, Observer, Options, RunConfig};
+use crate::drivers::listener::{self, Case, Observer, Options, RunConfig, Secret};
 use crate::drivers::sender::{judge, Claims, Guarantee, Ordering, Sink, SinkConfig};
 use crate::faults::FaultPlan;
 use crate::reference::listener::{spawn_reference_listener, Config, Fault};
@@ -51,6 +51,11 @@ fn listener_plan() -> Vec<PlannedRun> {
         .collect()
 }
 
+/// The access token the kit and the reference listener share in every listener run (WH-014):
+/// characters the query parameter must percent-encode, so that both the encoding and the
+/// redaction of its encoded form are exercised.
+pub const LISTENER_TOKEN: &str = "kit-s3cret+/token";
+
 /// The default corpus with a 2 MiB oversized body, built once (it is pure).
 fn listener_corpus() -> &'static [Case] {
     static CASES: OnceLock<Vec<Case>> = OnceLock::new();
@@ -77,6 +82,7 @@ pub async fn run_listener_suite(fault: Option<Fault>) -> Result<Vec<CaseResult>,
         fault,
         max_body: 1 << 20,
         forward: Some(observer.url()),
+        token: Some(LISTENER_TOKEN.to_owned()),
         ..Config::default()
     })
     .await
@@ -90,6 +96,7 @@ pub async fn run_listener_suite(fault: Option<Fault>) -> Result<Vec<CaseResult>,
         budget: Duration::from_secs(60),
         concurrency: 8,
         reproduce: Some(reproduce),
+        token: Secret::new(LISTENER_TOKEN),
         ..RunConfig::default()
     };
     let mut out = Vec::new();

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
-use super::corpus::{Hostile, Payload};
+use super::corpus::{Auth, Hostile, Payload};
 use crate::wire::{raw_request, WireRequest};
 
 /// Most response bytes kept.
@@ -134,12 +134,49 @@ impl Target {
     }
 }
 
+/// The access token of a run (`--token`): never printed, not even by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret {
+    token: String,
+    /// The token as the `access_token` query parameter writes it.
+    encoded: String,
+}
+
+impl Secret {
+    /// A token; `None` when it is empty.
+    pub fn new(token: &str) -> Option<Secret> {
+        if token.is_empty() {
+            return None;
+        }
+        let mut u = reqwest::Url::parse("http://x/").ok()?;
+        u.query_pairs_mut().append_pair("t", token);
+        let encoded = u.query()?.strip_prefix("t=")?.to_owned();
+        Some(Secret {
+            token: token.to_owned(),
+            encoded,
+        })
+    }
+
+    /// `text` with every occurrence of the token replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        text.replace(&self.token, "***")
+            .replace(&self.encoded, "***")
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 /// Sends cases to one target.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     target: Target,
     timeout: Duration,
+    token: Option<Secret>,
 }
 
 impl Client {
@@ -155,7 +192,66 @@ impl Client {
             http,
             target,
             timeout,
+            token: None,
         })
+    }
+
+    /// The same client, sending `token` with every request (http-webhook 3).
+    pub fn with_token(mut self, token: Option<Secret>) -> Client {
+        self.token = token;
+        self
+    }
+
+    /// Whether the run has an access token.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// `msg` with the token replaced by `***` wherever it shows.
+    fn redacted(&self, mut msg: HttpMessage) -> HttpMessage {
+        if let Some(t) = &self.token {
+            msg.start_line = t.redact(&msg.start_line);
+            for (_, v) in msg.headers.iter_mut() {
+                *v = t.redact(v);
+            }
+            msg.body = t.redact(&msg.body);
+        }
+        msg
+    }
+
+    /// The `Authorization` header the token makes, when there is one.
+    fn bearer(&self) -> Option<String> {
+        self.token.as_ref().map(|t| format!("Bearer {}", t.token))
+    }
+
+    /// The URL and request target of a case: with `access_token` for [`Auth::Query`].
+    fn url_for(&self, auth: Auth) -> (String, String) {
+        match (&self.token, auth) {
+            (Some(t), Auth::Query) => match reqwest::Url::parse(&self.target.url) {
+                Ok(mut u) => {
+                    u.query_pairs_mut().append_pair("access_token", &t.token);
+                    let path = match u.query() {
+                        Some(q) => format!("{}?{q}", u.path()),
+                        None => u.path().to_owned(),
+                    };
+                    (u.to_string(), path)
+                }
+                Err(_) => (self.target.url.clone(), self.target.path.clone()),
+            },
+            _ => (self.target.url.clone(), self.target.path.clone()),
+        }
+    }
+
+    /// The request as sent for `auth`: with `Authorization: Bearer` unless the token goes in
+    /// the query.
+    fn authorized(&self, req: &WireRequest, auth: Auth) -> WireRequest {
+        let mut r = req.clone();
+        if let (Some(b), false) = (self.bearer(), auth == Auth::Query) {
+            r.headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+            r.headers.push(("authorization".into(), b));
+        }
+        r
     }
 
     /// The target.
@@ -172,23 +268,38 @@ impl Client {
         )
     }
 
-    /// Sends one payload.
+    /// Sends one payload, the token (if any) in the `Authorization` header.
     pub async fn send(&self, payload: &Payload) -> Exchange {
+        self.send_as(payload, Auth::Default).await
+    }
+
+    /// Sends one payload, the token (if any) as `auth` says. Evidence never shows the token.
+    pub async fn send_as(&self, payload: &Payload, auth: Auth) -> Exchange {
         match payload {
             Payload::Http(req) => {
-                let request = self.message_of(req);
+                let req = self.authorized(req, auth);
+                let (url, path) = self.url_for(auth);
+                let request = self.redacted(HttpMessage::capped(
+                    format!("{} {path} HTTP/1.1", req.method),
+                    req.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+                    &req.body,
+                ));
+                let shown_url = match &self.token {
+                    Some(t) => t.redact(&url),
+                    None => url.clone(),
+                };
                 Exchange {
-                    curl: request.to_curl(&self.target.url),
+                    curl: request.to_curl(&shown_url),
                     request,
-                    outcome: self.send_http(req).await,
+                    outcome: self.send_http(&req, &url).await,
                 }
             }
             Payload::Raw(h) => {
                 let (bytes, stall) = self.hostile_bytes(h);
-                let request = match payload.request() {
-                    Some(r) => self.message_of(r),
+                let request = self.redacted(match payload.request() {
+                    Some(r) => self.message_of(&self.authorized(r, Auth::Default)),
                     None => raw_message(&bytes),
-                };
+                });
                 let outcome = if self.target.https {
                     Err(SendError::Other(
                         "the raw client speaks plain HTTP only; give an http:// target".into(),
@@ -205,12 +316,12 @@ impl Client {
         }
     }
 
-    /// Sends one well-formed request with reqwest (the relay suite's sender uses it directly:
-    /// no evidence is built per request).
-    pub async fn send_http(&self, req: &WireRequest) -> Result<Response, SendError> {
+    /// Sends one well-formed request with reqwest to `url` (the relay suite's sender uses it
+    /// directly: no evidence is built per request).
+    pub async fn send_http(&self, req: &WireRequest, url: &str) -> Result<Response, SendError> {
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|e| SendError::Other(format!("bad method: {e}")))?;
-        let mut b = self.http.request(method, &self.target.url);
+        let mut b = self.http.request(method, url);
         for (n, v) in &req.headers {
             b = b.header(n.as_str(), v.as_str());
         }
@@ -265,18 +376,24 @@ impl Client {
     /// The bytes of a hostile request, and how long to stall after them.
     fn hostile_bytes(&self, h: &Hostile) -> (Vec<u8>, Option<Duration>) {
         let (path, authority) = (&self.target.path, &self.target.authority);
+        let auth = match self.bearer() {
+            Some(b) => format!("authorization: {b}\r\n"),
+            None => String::new(),
+        };
         let head = |extra: &str| {
-            format!("POST {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n{extra}")
-                .into_bytes()
+            format!(
+                "POST {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n{auth}{extra}"
+            )
+            .into_bytes()
         };
         match h {
             Hostile::Exact(req) => {
-                let mut r = req.clone();
+                let mut r = self.authorized(req, Auth::Default);
                 r.headers.push(("connection".into(), "close".into()));
                 (raw_request(&r, authority, path), None)
             }
             Hostile::TruncatedBody(req) => {
-                let mut r = req.clone();
+                let mut r = self.authorized(req, Auth::Default);
                 let promised = r.body.len() + 4096;
                 r.headers
                     .push(("content-length".into(), promised.to_string()));
@@ -284,7 +401,7 @@ impl Client {
             }
             Hostile::StalledHead => (
                 format!(
-                    "POST {path} HTTP/1.1\r\nhost: {authority}\r\nce-specversion: 1.0\r\nce-sou"
+                    "POST {path} HTTP/1.1\r\nhost: {authority}\r\n{auth}ce-specversion: 1.0\r\nce-sou"
                 )
                 .into_bytes(),
                 Some(STALL),

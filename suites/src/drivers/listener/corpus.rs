@@ -44,6 +44,18 @@ impl Default for Options {
     }
 }
 
+/// How a case carries the access token the run was given (`--token`, http-webhook 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Auth {
+    /// As every request of the run: `Authorization: Bearer`, when a token is given.
+    #[default]
+    Default,
+    /// Only in the `Authorization: Bearer` header; the case needs a token (WH-014).
+    Header,
+    /// Only in the `access_token` query parameter, no header; the case needs a token (WH-014).
+    Query,
+}
+
 /// What the spec lets the listener answer to one case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -174,6 +186,8 @@ pub struct Case {
     pub repeat: bool,
     /// The CDEvent carried, when there is one.
     pub event: Option<Value>,
+    /// How the access token travels.
+    pub auth: Auth,
 }
 
 impl Case {
@@ -198,12 +212,18 @@ impl Case {
             ),
             repeat: false,
             event: None,
+            auth: Auth::Default,
         }
     }
 
     fn with_event(mut self, ev: &Value) -> Self {
         self.event = Some(ev.clone());
         self
+    }
+
+    /// Whether the case is judged only when the run has an access token (`--token`).
+    pub fn needs_token(&self) -> bool {
+        self.auth != Auth::Default
     }
 
     /// Whether this case must run alone, in corpus order: hostile input and its probe, and
@@ -331,6 +351,11 @@ pub fn cases(opts: &Options) -> Vec<Case> {
         invalid_corpus(spec, &v, opts, &mut out);
         hostile(spec, &v, opts, &mut out);
     }
+    token_cases(
+        opts.specs.first().copied().unwrap_or(SpecVersion::DEFAULT),
+        opts.seed,
+        &mut out,
+    );
     if opts.webhook {
         handshake(
             opts.specs.first().copied().unwrap_or(SpecVersion::DEFAULT),
@@ -338,6 +363,33 @@ pub fn cases(opts: &Options) -> Vec<Case> {
         );
     }
     out
+}
+
+/// WH-014 (http-webhook 3): a valid event with the token only in the `access_token` query
+/// parameter, and one with it only in the `Authorization` header. The client adds the token
+/// it was given; without one the engine skips these cases.
+fn token_cases(spec: SpecVersion, seed: u64, out: &mut Vec<Case>) {
+    let Some(t) = base_type(spec) else { return };
+    for (variant, auth, what) in [
+        (
+            "query-only",
+            Auth::Query,
+            "a valid event with the token only in the access_token query parameter",
+        ),
+        (
+            "header-only",
+            Auth::Header,
+            "a valid event with the token only in Authorization: Bearer",
+        ),
+    ] {
+        let id = format!("WH-014/{variant}");
+        let Some(ev) = event_for(spec, &t, seed, &id) else {
+            continue;
+        };
+        let mut c = accept(id, "WH-014", spec, what, single(Mode::Binary, &ev), &ev);
+        c.auth = auth;
+        out.push(c);
+    }
 }
 
 /// The webhook validation handshake (http-webhook 4): one OPTIONS request per rule.

@@ -11,8 +11,8 @@ use cdevents_schemas::SpecVersion;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::client::{Client, Exchange, Response, SendError, Target};
-use super::corpus::{probe_request, Case, Expect, Payload};
+use super::client::{Client, Exchange, Response, Secret, SendError, Target};
+use super::corpus::{probe_request, Auth, Case, Expect, Payload};
 use super::judge::{every_answer, judge, Judgement, Seen};
 use super::observe::{Observer, Sent, Verdict};
 use crate::requirements::Catalogue;
@@ -34,6 +34,8 @@ pub struct RunConfig {
     pub probe_spec: SpecVersion,
     /// The command line that reruns the run; `--case ID` is appended per failed case.
     pub reproduce: Option<String>,
+    /// The target's access token (`--token`): sent with every request, and needed by WH-014.
+    pub token: Option<Secret>,
 }
 
 impl Default for RunConfig {
@@ -46,6 +48,7 @@ impl Default for RunConfig {
             seed: 0,
             probe_spec: SpecVersion::DEFAULT,
             reproduce: None,
+            token: None,
         }
     }
 }
@@ -95,7 +98,9 @@ async fn preflight_logged(client: &Client, cfg: &RunConfig, log: &mut Log) -> Re
 /// Parses the target and checks that it answers, before anything is reported.
 pub async fn check_target(cfg: &RunConfig) -> Result<(), RunError> {
     let target = Target::parse(&cfg.target).map_err(RunError::BadTarget)?;
-    let client = Client::new(target, cfg.timeout).map_err(RunError::BadTarget)?;
+    let client = Client::new(target, cfg.timeout)
+        .map_err(RunError::BadTarget)?
+        .with_token(cfg.token.clone());
     preflight(&client, cfg).await
 }
 
@@ -151,7 +156,9 @@ pub async fn run_observed(
     mut emit: impl FnMut(CaseResult),
 ) -> Result<(), RunError> {
     let target = Target::parse(&cfg.target).map_err(RunError::BadTarget)?;
-    let client = Client::new(target, cfg.timeout).map_err(RunError::BadTarget)?;
+    let client = Client::new(target, cfg.timeout)
+        .map_err(RunError::BadTarget)?
+        .with_token(cfg.token.clone());
     let mut log = if observer.is_some() {
         Log::observing()
     } else {
@@ -292,10 +299,33 @@ async fn exec(client: &Client, cfg: &RunConfig, case: &Case, observing: bool) ->
     } else {
         Log::default()
     };
-    let mut ex = send_retrying(client, &case.payload, &case.id, &mut seen).await;
+    if case.needs_token() && !client.has_token() {
+        let why = "not judged: the run has no access token (give the target's with --token)";
+        let j = Judgement {
+            status: Status::Skipped,
+            message: why.into(),
+            expected: case.expect.describe(),
+            actual: why.into(),
+        };
+        return Done {
+            results: vec![result(
+                cfg,
+                &case.id,
+                case.requirement,
+                case.spec,
+                &case.what,
+                j,
+                None,
+            )],
+            log: seen,
+            probe_silent: false,
+        };
+    }
+    let auth = case.auth;
+    let mut ex = send_retrying(client, &case.payload, auth, &case.id, &mut seen).await;
     let mut j = judge(case.expect, &ex.outcome);
     if case.repeat && j.status == Status::Passed {
-        ex = send_retrying(client, &case.payload, &case.id, &mut seen).await;
+        ex = send_retrying(client, &case.payload, auth, &case.id, &mut seen).await;
         j = judge(case.expect, &ex.outcome);
         j.message = format!("the second delivery: {}", j.message);
     } else if case.repeat {
@@ -361,7 +391,7 @@ async fn liveness(
         };
         let payload = Payload::Http(req);
         let name = format!("LIS-006/after/{label}");
-        let ex = send_retrying(client, &payload, &name, seen).await;
+        let ex = send_retrying(client, &payload, Auth::Default, &name, seen).await;
         let j = judge(Expect::Accepted, &ex.outcome);
         match &ex.outcome {
             Ok(_) => {
@@ -387,10 +417,16 @@ async fn liveness(
 
 /// Sends, and on 429 waits as Retry-After says (at most 2 s, 200 ms without it) and tries
 /// again, three times at most.
-async fn send_retrying(client: &Client, payload: &Payload, case: &str, log: &mut Log) -> Exchange {
+async fn send_retrying(
+    client: &Client,
+    payload: &Payload,
+    auth: Auth,
+    case: &str,
+    log: &mut Log,
+) -> Exchange {
     let mut attempt = 0;
     loop {
-        let ex = client.send(payload).await;
+        let ex = client.send_as(payload, auth).await;
         let wait = match &ex.outcome {
             Ok(r) => {
                 log.seen.push(Seen::of(case, r));

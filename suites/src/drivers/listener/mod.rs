@@ -16,8 +16,8 @@ pub mod engine;
 pub mod judge;
 pub mod observe;
 
-pub use client::{Client, Exchange, Response, SendError, Target};
-pub use corpus::{cases, Case, Expect, Hostile, Options, Payload};
+pub use client::{Client, Exchange, Response, Secret, SendError, Target};
+pub use corpus::{cases, Auth, Case, Expect, Hostile, Options, Payload};
 pub use engine::{check_target, preflight, run, run_observed, RunConfig, RunError};
 pub use judge::{judge, Judgement};
 pub use observe::{judge_forwarded, Observer, Sent, Verdict};

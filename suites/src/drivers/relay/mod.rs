@@ -281,7 +281,7 @@ impl Harness {
                     for attempt in 0..cfg.max_attempts.max(1) {
                         lock(&history).sending(seq, digest, micros(started));
                         lock_stats(&stats).requests += 1;
-                        let (retry, after) = match client.send_http(&req).await {
+                        let (retry, after) = match client.send_http(&req, &client.target().url).await {
                             Ok(r) if (200..300).contains(&r.status) => {
                                 lock(&history).acked(seq, micros(started));
                                 connect_failures.store(0, AtomicOrdering::Relaxed);

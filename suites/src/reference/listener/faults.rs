@@ -62,6 +62,8 @@ pub enum Fault {
     RejectNeedlessPercentEncoding,
     /// Answers 200 with a body but no Content-Type to what it takes.
     BodyWithoutContentType,
+    /// With `--token`, takes the token only in the Authorization header, not as access_token.
+    TokenHeaderOnly,
 }
 
 /// A `--fault` name that is not one.
@@ -71,7 +73,7 @@ pub struct UnknownFault(pub String);
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 28] = [
+    pub const ALL: [Fault; 29] = [
         Fault::AcceptInvalidJson,
         Fault::ServerErrorOnInvalidEvent,
         Fault::IgnoreContentType,
@@ -100,6 +102,7 @@ impl Fault {
         Fault::Handshake404,
         Fault::RejectNeedlessPercentEncoding,
         Fault::BodyWithoutContentType,
+        Fault::TokenHeaderOnly,
     ];
 
     /// The `--fault` name.
@@ -133,6 +136,7 @@ impl Fault {
             Fault::Handshake404 => "handshake-404",
             Fault::RejectNeedlessPercentEncoding => "reject-needless-percent-encoding",
             Fault::BodyWithoutContentType => "200-body-without-content-type",
+            Fault::TokenHeaderOnly => "token-header-only",
         }
     }
 
@@ -180,6 +184,7 @@ impl Fault {
             Fault::Handshake404 => &["WH-015", "WH-021"],
             Fault::RejectNeedlessPercentEncoding => &["CE-HTTP-007"],
             Fault::BodyWithoutContentType => &["WH-007"],
+            Fault::TokenHeaderOnly => &["WH-014"],
         }
     }
 
@@ -225,6 +230,9 @@ impl Fault {
             }
             Fault::BodyWithoutContentType => {
                 "answers 200 with a body but no Content-Type to what it takes"
+            }
+            Fault::TokenHeaderOnly => {
+                "with --token, ignores the access_token query parameter (401 without the header)"
             }
         }
     }

@@ -43,6 +43,9 @@ pub struct Config {
     pub read_timeout: Duration,
     /// Where to forward every accepted request (as received), if anywhere.
     pub forward: Option<String>,
+    /// The access token every delivery must carry, as `Authorization: Bearer` or as the
+    /// `access_token` query parameter (http-webhook 3); 401 otherwise.
+    pub token: Option<String>,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             max_body: 1 << 20,
             read_timeout: Duration::from_secs(10),
             forward: None,
+            token: None,
         }
     }
 }
@@ -214,6 +218,17 @@ async fn deliver(st: &Shared, req: Request, tally: &mut Tally) -> Response {
         Method::OPTIONS => return handshake(&parts.headers, fault),
         _ => return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST, OPTIONS")]).into_response(),
     }
+    if let Some(token) = st.cfg.token.as_deref().filter(|t| !t.is_empty()) {
+        if !authorized(&parts.headers, parts.uri.query(), token, fault) {
+            let mut r = problem(
+                StatusCode::UNAUTHORIZED,
+                "no valid access token: send Authorization: Bearer or access_token",
+            );
+            r.headers_mut()
+                .insert("www-authenticate", "Bearer".parse().expect("static header"));
+            return r;
+        }
+    }
     let n = st.requests.fetch_add(1, Ordering::SeqCst);
     if n % 5 == 4 && fault == Some(Fault::NoRetryAfter) {
         return StatusCode::TOO_MANY_REQUESTS.into_response();
@@ -279,6 +294,29 @@ async fn deliver(st: &Shared, req: Request, tally: &mut Tally) -> Response {
     problem(answer.status, answer.detail)
 }
 
+/// Whether the request carries `token` as `Authorization: Bearer` or (unless the fault
+/// `token-header-only`) as the `access_token` query parameter (http-webhook 3.1, 3.2).
+fn authorized(h: &HeaderMap, query: Option<&str>, token: &str, fault: Option<Fault>) -> bool {
+    let header = h
+        .get_all("authorization")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            let v = v.trim();
+            v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") && v[7..].trim() == token
+        });
+    if header || fault == Some(Fault::TokenHeaderOnly) {
+        return header;
+    }
+    query.unwrap_or_default().split('&').any(|pair| {
+        pair.split_once('=').is_some_and(|(k, v)| {
+            k == "access_token"
+                && percent_decode(v.replace('+', " ").as_bytes())
+                    .is_some_and(|d| d == token.as_bytes())
+        })
+    })
+}
+
 /// Passes a request on to `--forward` as it came (bent by the forwarding faults), in the
 /// background: the sender's answer does not wait for the next hop.
 fn forward_as_received(st: &Shared, headers: &HeaderMap, body: &[u8]) {
@@ -302,7 +340,8 @@ fn forward_as_received(st: &Shared, headers: &HeaderMap, body: &[u8]) {
     let mut rb = client.post(url.as_str());
     for (n, v) in headers {
         let name = n.as_str();
-        if name == "host" || name == "content-length" {
+        // The access token is this hop's, not the next one's.
+        if name == "host" || name == "content-length" || name == "authorization" {
             continue;
         }
         if fault == Some(Fault::StripExtensions) && name.starts_with("ce-") && !core(name) {
