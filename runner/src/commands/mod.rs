@@ -2,10 +2,12 @@
 
 pub mod demo;
 pub mod reference_listener;
+pub mod reference_relay;
 pub mod reference_sender;
 pub mod report;
 pub mod reproduce;
 pub mod requirements;
 pub mod test_listener;
+pub mod test_relay;
 pub mod test_sender;
 pub mod validate;

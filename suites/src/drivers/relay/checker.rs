@@ -25,6 +25,20 @@ use crate::requirements::Catalogue;
 /// Fewer events than this cannot support a verdict: the run is inconclusive.
 pub const MIN_EVENTS: u64 = 10;
 
+/// The cases a run reports, as `(requirement, case suffix)`, in report order (`--list`).
+/// A run without enough evidence reports `REL-001/evidence` alone.
+pub const CASES: &[(&str, &str)] = &[
+    ("REL-001", "no-loss"),
+    ("REL-002", "no-duplicate"),
+    ("REL-003", "per-subject-order"),
+    ("REL-004", "total-order"),
+    ("REL-005", "unchanged"),
+    ("REL-006", "optional-attributes"),
+    ("REL-011", "traceparent"),
+    ("REL-008", "redelivery"),
+    ("REL-009", "dead-letter"),
+];
+
 /// What the intermediary claims.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Claims {
@@ -1023,5 +1037,29 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(10_000), "10,000");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}
+
+#[cfg(test)]
+mod listing {
+    #[test]
+    fn the_listing_is_what_a_run_reports() {
+        let s = super::Stream::new(
+            cdevents_schemas::SpecVersion::DEFAULT,
+            1,
+            30,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        let mut h = super::History::new(30);
+        for x in 0..30 {
+            h.sending(x, 1, x);
+            h.acked(x, x);
+            h.arrived(x, x, Some(204), None, 0);
+        }
+        let j = super::check(&h, &s, &super::Claims::default(), None);
+        let got: Vec<String> = j.cases.iter().map(|c| c.case.clone()).collect();
+        let want: Vec<String> = super::CASES.iter().map(|(i, s)| format!("{i}/{s}")).collect();
+        assert_eq!(got, want);
     }
 }

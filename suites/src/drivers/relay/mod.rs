@@ -15,7 +15,9 @@ pub mod checker;
 pub mod history;
 pub mod stream;
 
-pub use checker::{check, observe, thousands, Claims, DeadLetter, Judgement, Observed, MIN_EVENTS};
+pub use checker::{
+    check, observe, thousands, Claims, DeadLetter, Judgement, Observed, CASES, MIN_EVENTS,
+};
 pub use history::{EventRecord, Field, History, Shape};
 pub use stream::{Planned, Stream, StreamError, SEQ_EXTENSION, SOURCE};
 
