@@ -100,7 +100,10 @@ fn a_duplicating_relay_fails_with_the_event_ids_and_a_reproduce_line() {
     assert!(out.contains("REL-002/no-duplicate ... FAILED"), "{out}");
     assert!(out.contains("observed at-least-once"), "{out}");
     assert!(out.contains(") ×2"), "names the duplicated events: {out}");
-    assert!(out.contains("reproduce: ") && out.contains("--case REL-002/no-duplicate"), "{out}");
+    assert!(
+        out.contains("reproduce: ") && out.contains("--case REL-002/no-duplicate"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -141,7 +144,14 @@ fn listing_and_filters() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("ack-before-durable-forward") && text.contains("REL-009"));
     let out = Command::new(BIN)
-        .args(["reference", "relay", "--forward", "http://127.0.0.1:9/", "--fault", "nope"])
+        .args([
+            "reference",
+            "relay",
+            "--forward",
+            "http://127.0.0.1:9/",
+            "--fault",
+            "nope",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -355,8 +355,12 @@ async fn relay_run(quiet: bool) -> anyhow::Result<DemoRun> {
     }
     h.send_all(Duration::from_secs(60)).await;
     let quiet_period = h.quiet_period(Duration::from_millis(500));
-    h.drain(Duration::from_secs(20), quiet_period, Duration::from_millis(100))
-        .await;
+    h.drain(
+        Duration::from_secs(20),
+        quiet_period,
+        Duration::from_millis(100),
+    )
+    .await;
     let dead = relay::fetch_dead_letters(&format!("{target}dead-letters"), Duration::from_secs(2))
         .await
         .ok();

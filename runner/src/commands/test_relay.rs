@@ -82,7 +82,12 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, help_heading = "Target")]
     pub drain: Duration,
     /// Events to stream.
-    #[arg(long, value_name = "N", default_value_t = 1000, help_heading = "Stream")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        help_heading = "Stream"
+    )]
     pub count: u64,
     /// Events per second at most (0: as fast as the intermediary acknowledges).
     #[arg(long, value_name = "R", default_value_t = 0.0, help_heading = "Stream")]
@@ -319,7 +324,11 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
             continue;
         }
         if c.status.is_judged() && !c.status.is_pass() {
-            c.reproduce = Some(format!("{} --case {}", base.join(" "), shell_quote(&c.case)));
+            c.reproduce = Some(format!(
+                "{} --case {}",
+                base.join(" "),
+                shell_quote(&c.case)
+            ));
         }
         reporter.case(c)?;
     }
@@ -340,7 +349,11 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
         o.throughput
     );
     for (seq, why) in sent.not_acked.iter().take(5) {
-        anstream::println!("  not acknowledged: {} (#{seq}): {}", stream.id(*seq), sanitize(why));
+        anstream::println!(
+            "  not acknowledged: {} (#{seq}): {}",
+            stream.id(*seq),
+            sanitize(why)
+        );
     }
     reporter.observation(judgement.observation)?;
     reporter.finish(false)

@@ -118,7 +118,11 @@ pub struct Shape {
 }
 
 fn media_type(s: &str) -> String {
-    s.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    s.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 fn instant(s: &str) -> String {
@@ -158,7 +162,10 @@ impl Shape {
         let member = |k: &str| cdevent.get(k).cloned().unwrap_or(Value::Null);
         let mut custom = serde_json::Map::new();
         custom.insert("customData".into(), member("customData"));
-        custom.insert("customDataContentType".into(), member("customDataContentType"));
+        custom.insert(
+            "customDataContentType".into(),
+            member("customDataContentType"),
+        );
         let mut rest = cdevent.clone();
         if let Some(o) = rest.as_object_mut() {
             for k in ["context", "subject", "customData", "customDataContentType"] {
@@ -465,7 +472,8 @@ mod tests {
     fn each_field_is_told_apart() {
         let ev = json!({"context": {"id": "1"}, "subject": {"id": "s"}, "customData": {"k": 1}});
         let mut ce = crate::wire::ce_attributes_for(&ev);
-        ce.extensions.insert("traceparent".into(), json!("00-a-b-01"));
+        ce.extensions
+            .insert("traceparent".into(), json!("00-a-b-01"));
         ce.extensions.insert("x".into(), json!("1"));
         let base = Shape::of(Some(&ce), &ev);
         let mut no_ext = ce.clone();

@@ -305,9 +305,8 @@ impl Harness {
                                     && lock(&history).acked == 0
                                 {
                                     stop.store(true, AtomicOrdering::Relaxed);
-                                    lock_stats(&stats).stopped = Some(format!(
-                                        "the intermediary is unreachable: {e}"
-                                    ));
+                                    lock_stats(&stats).stopped =
+                                        Some(format!("the intermediary is unreachable: {e}"));
                                 }
                                 last = e.to_string();
                                 (!stop.load(AtomicOrdering::Relaxed), None)
@@ -424,7 +423,9 @@ pub async fn fetch_dead_letters(url: &str, timeout: Duration) -> Result<Vec<Dead
         .map_err(|e| format!("cannot read the dead letters at {url}: {e}"))?
     {
         if body.len() + chunk.len() > DEAD_LETTERS_CAP {
-            return Err(format!("the dead-letter report at {url} is over {DEAD_LETTERS_CAP} bytes"));
+            return Err(format!(
+                "the dead-letter report at {url} is over {DEAD_LETTERS_CAP} bytes"
+            ));
         }
         body.extend_from_slice(&chunk);
     }
