@@ -137,6 +137,8 @@ fn listing_and_filters() {
     assert!(!out.contains("REL-011"), "{out}");
     let (code, out) = test_relay(&["--target", "http://127.0.0.1:9/", "NOPE"]);
     assert_eq!(code, 2, "{out}");
+    let (code, out) = test_relay(&["--target", "http://127.0.0.1:9/", "--count", "99999999999"]);
+    assert_eq!(code, 2, "{out}");
     let out = Command::new(BIN)
         .args(["reference", "relay", "--fault", "list"])
         .output()

@@ -40,6 +40,9 @@ Exit codes:
   2  usage error (bad flag, no case matches the filter)
   3  inconclusive: too few events, nothing acknowledged or nothing delivered";
 
+/// Most events one run streams: the history takes ~60 bytes an event, held in memory.
+const MAX_COUNT: u64 = 50_000_000;
+
 /// `test relay` options.
 #[derive(Debug, clap::Args)]
 #[command(after_help = HELP)]
@@ -172,6 +175,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             println!("{c}");
         }
         return Ok(exit::OK);
+    }
+    if args.count > MAX_COUNT {
+        anstream::eprintln!(
+            "{FAIL}error{FAIL:#}: --count {} is over the {} events one run records",
+            args.count,
+            thousands(MAX_COUNT)
+        );
+        return Ok(exit::USAGE);
     }
     if listed.is_empty() {
         anstream::eprintln!(
