@@ -96,6 +96,8 @@ pub enum TestCommand {
     Listener(crate::commands::test_listener::Args),
     /// Judge a CDEvents sender: the kit hosts a sink, the target sends to it.
     Sender(crate::commands::test_sender::Args),
+    /// Judge an intermediary: the kit sends into it and receives what comes out, with faults.
+    Relay(crate::commands::test_relay::Args),
 }
 
 /// The reference implementations.
@@ -105,6 +107,8 @@ pub enum ReferenceCommand {
     Listener(crate::commands::reference_listener::Args),
     /// A conformant CDEvents sender (or a broken one, with --fault).
     Sender(crate::commands::reference_sender::Args),
+    /// A conformant store-and-forward relay (or a broken one, with --fault).
+    Relay(crate::commands::reference_relay::Args),
 }
 
 const VALIDATE_HELP: &str = "\

@@ -21,11 +21,15 @@ fn main() -> ExitCode {
         cli::Command::Requirements(args) => commands::requirements::run(args),
         cli::Command::Test(cli::TestCommand::Listener(args)) => commands::test_listener::run(args),
         cli::Command::Test(cli::TestCommand::Sender(args)) => commands::test_sender::run(args),
+        cli::Command::Test(cli::TestCommand::Relay(args)) => commands::test_relay::run(args),
         cli::Command::Reference(cli::ReferenceCommand::Listener(args)) => {
             commands::reference_listener::run(args)
         }
         cli::Command::Reference(cli::ReferenceCommand::Sender(args)) => {
             commands::reference_sender::run(args)
+        }
+        cli::Command::Reference(cli::ReferenceCommand::Relay(args)) => {
+            commands::reference_relay::run(args)
         }
         cli::Command::Report(cmd) => commands::report::run(cmd),
         cli::Command::Demo(args) => commands::demo::run(args),

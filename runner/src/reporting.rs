@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use cdevents_reports::model::{CaseResult, Run, RunHeader, Status, Verdict};
+use cdevents_reports::model::{CaseResult, Observation, Run, RunHeader, Status, Verdict};
 use cdevents_reports::stream::JsonlWriter;
 use cdevents_reports::writers;
 use clap::Args;
@@ -51,6 +51,7 @@ pub struct RunReporter {
     header: RunHeader,
     jsonl: Option<JsonlWriter<std::io::BufWriter<std::fs::File>>>,
     cases: Vec<CaseResult>,
+    observations: Vec<Observation>,
     reports: ReportArgs,
     quiet: bool,
     verbose: bool,
@@ -99,6 +100,7 @@ impl RunReporter {
             header,
             jsonl,
             cases: Vec::new(),
+            observations: Vec::new(),
             reports,
             quiet,
             verbose,
@@ -173,6 +175,16 @@ impl RunReporter {
         }
     }
 
+    /// Records a run-wide observation (e.g. relay delivery statistics) for every report.
+    pub fn observation(&mut self, observation: Observation) -> anyhow::Result<()> {
+        if let Some(w) = &mut self.jsonl {
+            w.observation(&observation)
+                .context("cannot append to the results file")?;
+        }
+        self.observations.push(observation);
+        Ok(())
+    }
+
     /// Ends the run: prints failures and the summary, writes every report, returns the exit
     /// code (3 when nothing could be judged).
     pub fn finish(self, interrupted: bool) -> anyhow::Result<u8> {
@@ -218,7 +230,7 @@ impl RunReporter {
         for u in self.waivers.unused() {
             anstream::println!("{WARN}warning{WARN:#}: waiver names no case of this run: {u}");
         }
-        let run = Run::new(self.header.clone(), self.cases.clone(), Vec::new());
+        let run = Run::new(self.header.clone(), self.cases.clone(), self.observations);
         write_reports(&run, &self.reports)?;
         let judged = self.cases.iter().filter(|c| c.status.is_judged()).count();
         let (word, style) = match summary.verdict {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cdevents-conformance");
 
-const RUNS: [&str; 3] = ["listener", "sender", "listener-empty-200"];
+const RUNS: [&str; 4] = ["listener", "sender", "relay", "listener-empty-200"];
 const FILES: [&str; 6] = [
     "results.jsonl",
     "report.json",
@@ -91,11 +91,17 @@ fn demo_passes_the_references_fails_the_faulty_one_and_writes_every_report() {
         serde_json::from_str(&read(&out_dir.join(run).join("report.json")))
             .unwrap_or_else(|e| panic!("{run}/report.json: {e}"))
     };
-    for run in ["listener", "sender"] {
+    for run in ["listener", "sender", "relay"] {
         let v = verdict(run);
         assert_eq!(v["summary"]["verdict"], "pass", "{run}: {}", v["summary"]);
         assert_eq!(v["summary"]["failed"], 0, "{run}: {}", v["summary"]);
     }
+    // The relay run carries its delivery statistics and says what it observed.
+    let relay = verdict("relay");
+    let d = &relay["observations"][0]["delivery"];
+    assert_eq!(d["lost"], 0, "{d}");
+    assert!(d["delivered"].as_u64().unwrap_or(0) > 0, "{d}");
+    assert!(stdout.contains("observed exactly-once"), "{stdout}");
     let faulty = verdict("listener-empty-200");
     assert_eq!(
         faulty["summary"]["verdict"], "fail",

@@ -43,9 +43,12 @@ async fn run(fault: Option<RelayFault>, plan: &str, count: u64, claims: Claims) 
     let quiet = h.quiet_period(Duration::from_millis(500));
     h.drain(Duration::from_secs(15), quiet, Duration::from_millis(200))
         .await;
-    let dead = fetch_dead_letters(&format!("http://{addr}/dead-letters"), Duration::from_secs(2))
-        .await
-        .unwrap();
+    let dead = fetch_dead_letters(
+        &format!("http://{addr}/dead-letters"),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
     let (history, stream) = h.finish();
     check(&history, &stream, &claims, Some(&dead))
 }
@@ -78,18 +81,26 @@ async fn reference_relay_keeps_its_claims_under_transient_faults() {
     let o = &j.observed;
     assert_eq!(o.guarantee(), "exactly-once", "{}", o.sentence());
     assert_eq!(o.subject_inversions, 0);
-    assert!(o.transient_faults > 0, "the plan must have faulted something");
+    assert!(
+        o.transient_faults > 0,
+        "the plan must have faulted something"
+    );
     let passed: Vec<&str> = j
         .cases
         .iter()
         .filter(|c| c.status == Status::Passed)
         .map(|c| c.requirement.as_str())
         .collect();
-    for id in ["REL-001", "REL-002", "REL-003", "REL-005", "REL-006", "REL-008", "REL-011"] {
+    for id in [
+        "REL-001", "REL-002", "REL-003", "REL-005", "REL-006", "REL-008", "REL-011",
+    ] {
         assert!(passed.contains(&id), "{id} not passed: {passed:?}");
     }
     let d = j.observation.delivery.as_ref().unwrap();
-    assert_eq!((d.sent, d.acknowledged, d.delivered, d.lost), (200, 200, 200, 0));
+    assert_eq!(
+        (d.sent, d.acknowledged, d.delivered, d.lost),
+        (200, 200, 200, 0)
+    );
     assert!(d.latency_ms.max >= d.latency_ms.p50);
 }
 
@@ -98,7 +109,10 @@ async fn reference_relay_under_hostile_faults_dead_letters_and_says_so() {
     let j = run(None, "hostile,delay=100ms,retry-after=0", 200, CLAIMS).await;
     assert_eq!(failed(&j), Vec::<String>::new(), "{:#?}", j.cases);
     let o = &j.observed;
-    assert!(!o.refused.is_empty(), "hostile refuses some events for good");
+    assert!(
+        !o.refused.is_empty(),
+        "hostile refuses some events for good"
+    );
     assert_eq!(o.dead_lettered, Some(o.refused.len() as u64));
     assert!(o.lost.is_empty());
     assert!(
@@ -138,7 +152,10 @@ async fn each_fault_fails_what_it_breaks() {
         if fault == RelayFault::MutateField {
             let c = j.cases.iter().find(|c| c.requirement == "REL-005").unwrap();
             let diff = c.evidence.as_ref().and_then(|e| e.diff.as_deref()).unwrap();
-            assert!(diff.contains("data.context") && diff.contains("2000-01-01"), "{diff}");
+            assert!(
+                diff.contains("data.context") && diff.contains("2000-01-01"),
+                "{diff}"
+            );
         }
     }
 }
@@ -166,12 +183,20 @@ async fn a_run_too_short_or_into_the_void_is_inconclusive() {
     .unwrap();
     h.set_target(&format!("http://{addr}/")).unwrap();
     h.send_all(Duration::from_secs(10)).await;
-    h.drain(Duration::from_millis(300), Duration::from_millis(300), Duration::ZERO)
-        .await;
+    h.drain(
+        Duration::from_millis(300),
+        Duration::from_millis(300),
+        Duration::ZERO,
+    )
+    .await;
     let (history, stream) = h.finish();
     let j = check(&history, &stream, &CLAIMS, None);
     assert_eq!(errored(&j).len(), 1, "{:#?}", j.cases);
-    assert!(errored(&j)[0].contains("reached the sink"), "{:?}", errored(&j));
+    assert!(
+        errored(&j)[0].contains("reached the sink"),
+        "{:?}",
+        errored(&j)
+    );
     // Nobody listening at the target at all: the sender stops early, nothing acknowledged.
     let mut h = Harness::start(RelayConfig {
         count: 50,
@@ -186,5 +211,9 @@ async fn a_run_too_short_or_into_the_void_is_inconclusive() {
     assert!(sent.stopped.unwrap().contains("unreachable"));
     let (history, stream) = h.finish();
     let j = check(&history, &stream, &CLAIMS, None);
-    assert!(errored(&j)[0].contains("acknowledged no event"), "{:?}", errored(&j));
+    assert!(
+        errored(&j)[0].contains("acknowledged no event"),
+        "{:?}",
+        errored(&j)
+    );
 }

@@ -32,10 +32,12 @@ Examples:
   cdevents-conformance demo
   cdevents-conformance demo --out /tmp/report --quiet
 
-Runs three suites on loopback, in-process, in a few seconds:
+Runs four suites on loopback, in-process, in a few seconds:
   listener               the listener suite against the reference listener (must pass)
   sender                 the sender suite against the reference sender, under transient faults
                          (must pass)
+  relay                  the relay suite through the reference relay, under transient faults,
+                         claiming exactly-once and per-subject order (must pass)
   listener-empty-200     the listener suite against a reference listener broken on purpose
                          (--fault empty-200: must fail, to show a failure and how to reproduce it)
 Every run writes results.jsonl, report.json, junit.xml, report.md, html/index.html and badge.svg
@@ -103,8 +105,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let runs = rt.block_on(async {
         let conformant = listener_run(None, args.quiet).await?;
         let sender = sender_run(args.quiet).await?;
+        let relay = relay_run(args.quiet).await?;
         let faulty = listener_run(Some(DEMO_FAULT), args.quiet).await?;
-        anyhow::Ok(vec![conformant, sender, faulty])
+        anyhow::Ok(vec![conformant, sender, relay, faulty])
     })?;
     drop(rt);
 
@@ -311,6 +314,79 @@ async fn sender_run(quiet: bool) -> anyhow::Result<DemoRun> {
     })
 }
 
+/// Events streamed through the reference relay.
+const RELAY_EVENTS: u64 = 200;
+
+async fn relay_run(quiet: bool) -> anyhow::Result<DemoRun> {
+    use cdevents_suites::drivers::relay::{self, Harness, RelayConfig};
+    use cdevents_suites::reference::relay::{spawn_reference_relay, Config as RelayRefConfig};
+    let started = Instant::now();
+    // No Retry-After wait and short delays: the demo is about seconds, not minutes.
+    let plan = FaultPlan::parse("transient,delay=100ms,retry-after=0")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seed = 0;
+    let claims = relay::Claims {
+        guarantee: Guarantee::ExactlyOnce,
+        ordering: Ordering::PerSubject,
+    };
+    let mut h = Harness::start(RelayConfig {
+        count: RELAY_EVENTS,
+        plan: plan.clone(),
+        seed,
+        ordering: claims.ordering,
+        ..RelayConfig::default()
+    })
+    .await
+    .context("cannot start the relay suite's sink on 127.0.0.1")?;
+    let (addr, _relay) = spawn_reference_relay(RelayRefConfig {
+        forward: h.sink_url(),
+        timeout: Duration::from_millis(300),
+        ..RelayRefConfig::default()
+    })
+    .await
+    .context("cannot start the reference relay on 127.0.0.1")?;
+    let target = format!("http://{addr}/");
+    h.set_target(&target)?;
+    if !quiet {
+        anstream::println!(
+            "{DIM}relay suite -> reference relay at {target} -> sink at {} (faults: {plan}, seed {seed}){DIM:#}",
+            h.sink_url()
+        );
+    }
+    h.send_all(Duration::from_secs(60)).await;
+    let quiet_period = h.quiet_period(Duration::from_millis(500));
+    h.drain(
+        Duration::from_secs(20),
+        quiet_period,
+        Duration::from_millis(100),
+    )
+    .await;
+    let dead = relay::fetch_dead_letters(&format!("{target}dead-letters"), Duration::from_secs(2))
+        .await
+        .ok();
+    let (history, stream) = h.finish();
+    let j = relay::check(&history, &stream, &claims, dead.as_deref());
+    let mut header = RunHeader::new(
+        Suite::Relay,
+        env!("CARGO_PKG_VERSION"),
+        chrono::Utc::now().to_rfc3339(),
+    );
+    header.target = Some(target.clone());
+    header.spec_versions = vec![SpecVersion::DEFAULT.as_str().to_owned()];
+    header.seed = Some(seed);
+    header.fail_on = Level::Must;
+    header.command_line = shell_words(&format!(
+        "cdevents-conformance test relay --target {target} --count {RELAY_EVENTS} --faults {plan} --seed {seed} --guarantee exactly-once --ordering per-subject --dead-letters {target}dead-letters"
+    ));
+    Ok(DemoRun {
+        name: "relay".to_owned(),
+        target: format!("reference relay, {}", j.observed.sentence()),
+        expect_pass: true,
+        run: Run::new(header, j.cases, vec![j.observation]),
+        elapsed: started.elapsed(),
+    })
+}
+
 /// Splits a command line built here (only `'…'` quoting) into words, for the report header.
 fn shell_words(s: &str) -> Vec<String> {
     let mut words = Vec::new();
@@ -346,6 +422,10 @@ fn write_run(dir: &Path, run: &Run) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", results.display()))?;
     for c in &run.cases {
         w.case(c)
+            .with_context(|| format!("cannot write {}", results.display()))?;
+    }
+    for o in &run.observations {
+        w.observation(o)
             .with_context(|| format!("cannot write {}", results.display()))?;
     }
     let summary: Summary = run.summary.clone();

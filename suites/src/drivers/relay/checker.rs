@@ -25,6 +25,20 @@ use crate::requirements::Catalogue;
 /// Fewer events than this cannot support a verdict: the run is inconclusive.
 pub const MIN_EVENTS: u64 = 10;
 
+/// The cases a run reports, as `(requirement, case suffix)`, in report order (`--list`).
+/// A run without enough evidence reports `REL-001/evidence` alone.
+pub const CASES: &[(&str, &str)] = &[
+    ("REL-001", "no-loss"),
+    ("REL-002", "no-duplicate"),
+    ("REL-003", "per-subject-order"),
+    ("REL-004", "total-order"),
+    ("REL-005", "unchanged"),
+    ("REL-006", "optional-attributes"),
+    ("REL-011", "traceparent"),
+    ("REL-008", "redelivery"),
+    ("REL-009", "dead-letter"),
+];
+
 /// What the intermediary claims.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Claims {
@@ -129,7 +143,10 @@ impl Observed {
             thousands(self.total_inversions),
         );
         if !self.mutated.is_empty() {
-            s.push_str(&format!("; {} mutated", thousands(self.mutated.len() as u64)));
+            s.push_str(&format!(
+                "; {} mutated",
+                thousands(self.mutated.len() as u64)
+            ));
         }
         if !self.refused.is_empty() {
             s.push_str(&format!(
@@ -437,7 +454,11 @@ pub fn check(
                 more(MAX_EXAMPLES, o.lost.len())
             ),
         );
-        c.actual = Some(format!("{} lost of {}", n(o.lost.len()), n(o.acked as usize)));
+        c.actual = Some(format!(
+            "{} lost of {}",
+            n(o.lost.len()),
+            n(o.acked as usize)
+        ));
         c
     };
     if c.expected.is_none() && at_least {
@@ -738,7 +759,12 @@ pub fn check(
                 ),
             )
         } else {
-            let mut c = case("REL-009", "dead-letter", Status::Failed, problems.join("; "));
+            let mut c = case(
+                "REL-009",
+                "dead-letter",
+                Status::Failed,
+                problems.join("; "),
+            );
             c.expected = Some("refused events dead-lettered, not retried".into());
             c
         }
@@ -829,14 +855,20 @@ mod tests {
     }
 
     fn message<'a>(j: &'a Judgement, id: &str) -> &'a str {
-        &j.cases.iter().find(|c| c.requirement == id).unwrap().message
+        &j.cases
+            .iter()
+            .find(|c| c.requirement == id)
+            .unwrap()
+            .message
     }
 
     #[test]
     fn a_clean_history_passes_every_claim() {
         let s = stream(N);
         let j = check(&history(N, &in_order(N)), &s, &STRICT, None);
-        for id in ["REL-001", "REL-002", "REL-003", "REL-004", "REL-005", "REL-006", "REL-011"] {
+        for id in [
+            "REL-001", "REL-002", "REL-003", "REL-004", "REL-005", "REL-006", "REL-011",
+        ] {
             assert_eq!(status(&j, id), Status::Passed, "{id}: {}", message(&j, id));
         }
         assert_eq!(status(&j, "REL-008"), Status::Skipped, "no transient fault");
@@ -901,13 +933,18 @@ mod tests {
         let s = stream(N);
         // Two events of one subject swapped.
         let a = 0;
-        let b = (1..N).find(|&x| s.subject_of(x) == s.subject_of(a)).unwrap();
+        let b = (1..N)
+            .find(|&x| s.subject_of(x) == s.subject_of(a))
+            .unwrap();
         let mut order = in_order(N);
         order.swap(a as usize, b as usize);
         let j = check(&history(N, &order), &s, &STRICT, None);
         assert_eq!(status(&j, "REL-003"), Status::Failed);
-        assert!(message(&j, "REL-003")
-            .contains(&format!("{} (#{b}) arrived before {} (#{a})", s.id(b), s.id(a))));
+        assert!(message(&j, "REL-003").contains(&format!(
+            "{} (#{b}) arrived before {} (#{a})",
+            s.id(b),
+            s.id(a)
+        )));
         assert_eq!(status(&j, "REL-004"), Status::Failed);
         assert_eq!(j.observed.ordering(), "none");
         // Two events of different subjects swapped: only the total order is broken.
@@ -923,7 +960,11 @@ mod tests {
 
     #[test]
     fn inversion_count_is_exact() {
-        let v: Vec<(u64, u64)> = [3u64, 1, 2, 0].iter().enumerate().map(|(i, &p)| (p, i as u64)).collect();
+        let v: Vec<(u64, u64)> = [3u64, 1, 2, 0]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| (p, i as u64))
+            .collect();
         assert_eq!(inversions(&v).0, 5);
         let sorted: Vec<(u64, u64)> = (0..100).map(|i| (i, i)).collect();
         assert_eq!(inversions(&sorted).0, 0);
@@ -944,7 +985,8 @@ mod tests {
         ] {
             let mut h = history(N, &in_order(N));
             h.arrived(7, 9000, Some(204), None, field.bit());
-            h.mutation_examples.push((7, "--- sent x\n+++ arrived y\n".into()));
+            h.mutation_examples
+                .push((7, "--- sent x\n+++ arrived y\n".into()));
             let j = check(&h, &s, &Claims::default(), None);
             let failed: Vec<&str> = j
                 .cases
@@ -955,7 +997,14 @@ mod tests {
             assert_eq!(failed, vec![id], "{field:?}");
             let c = j.cases.iter().find(|c| c.requirement == id).unwrap();
             assert!(c.message.contains(field.name()) && c.message.contains(&s.id(7)));
-            assert!(c.evidence.as_ref().unwrap().diff.as_ref().unwrap().contains("arrived"));
+            assert!(c
+                .evidence
+                .as_ref()
+                .unwrap()
+                .diff
+                .as_ref()
+                .unwrap()
+                .contains("arrived"));
         }
         let mut h = history(N, &in_order(N));
         h.unknown("someone-elses-id");
@@ -989,14 +1038,30 @@ mod tests {
             reason: "refused".into(),
         }];
         let j = check(&h, &s, &STRICT, Some(&listed));
-        assert_eq!(status(&j, "REL-009"), Status::Passed, "{}", message(&j, "REL-009"));
-        assert_eq!(status(&j, "REL-001"), Status::Passed, "a refusal is no loss");
-        assert!(j.observed.sentence().contains("1 refused for good by the sink, 1 of them dead-lettered"));
+        assert_eq!(
+            status(&j, "REL-009"),
+            Status::Passed,
+            "{}",
+            message(&j, "REL-009")
+        );
+        assert_eq!(
+            status(&j, "REL-001"),
+            Status::Passed,
+            "a refusal is no loss"
+        );
+        assert!(j
+            .observed
+            .sentence()
+            .contains("1 refused for good by the sink, 1 of them dead-lettered"));
         let j = check(&h, &s, &STRICT, Some(&[]));
         assert_eq!(status(&j, "REL-009"), Status::Failed);
         assert!(message(&j, "REL-009").contains(&s.id(2)));
         let j = check(&h, &s, &STRICT, None);
-        assert_eq!(status(&j, "REL-009"), Status::Passed, "no report: only the retry part");
+        assert_eq!(
+            status(&j, "REL-009"),
+            Status::Passed,
+            "no report: only the retry part"
+        );
         h.arrived(2, 20, Some(204), None, 0);
         let j = check(&h, &s, &STRICT, Some(&listed));
         assert_eq!(status(&j, "REL-009"), Status::Failed);
@@ -1023,5 +1088,32 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(10_000), "10,000");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}
+
+#[cfg(test)]
+mod listing {
+    #[test]
+    fn the_listing_is_what_a_run_reports() {
+        let s = super::Stream::new(
+            cdevents_schemas::SpecVersion::DEFAULT,
+            1,
+            30,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        let mut h = super::History::new(30);
+        for x in 0..30 {
+            h.sending(x, 1, x);
+            h.acked(x, x);
+            h.arrived(x, x, Some(204), None, 0);
+        }
+        let j = super::check(&h, &s, &super::Claims::default(), None);
+        let got: Vec<String> = j.cases.iter().map(|c| c.case.clone()).collect();
+        let want: Vec<String> = super::CASES
+            .iter()
+            .map(|(i, s)| format!("{i}/{s}"))
+            .collect();
+        assert_eq!(got, want);
     }
 }

@@ -266,7 +266,11 @@ mod tests {
         assert_eq!(s.seq_of(&s.id(100)), None, "past the end");
         assert_eq!(s.seq_of("not-ours"), None);
         let other = Stream::new(SpecVersion::DEFAULT, 8, 100, Utc::now()).unwrap();
-        assert_eq!(s.seq_of(&other.id(3)), None, "another seed's ids are not ours");
+        assert_eq!(
+            s.seq_of(&other.id(3)),
+            None,
+            "another seed's ids are not ours"
+        );
     }
 
     #[test]
@@ -300,8 +304,15 @@ mod tests {
             let b = s.event(seq);
             assert_eq!(a.event, b.event);
             let t = a.event["context"]["type"].as_str().unwrap();
-            let verdict = registry.validate(SpecVersion::DEFAULT, t, &a.event).unwrap();
-            assert!(verdict.is_valid(), "{seq}: {:?} {}", verdict.errors, a.event);
+            let verdict = registry
+                .validate(SpecVersion::DEFAULT, t, &a.event)
+                .unwrap();
+            assert!(
+                verdict.is_valid(),
+                "{seq}: {:?} {}",
+                verdict.errors,
+                a.event
+            );
         }
     }
 }

@@ -166,8 +166,7 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     match (&parts.method, parts.uri.path()) {
         (&Method::GET, "/dead-letters") => {
             let dead = serde_json::to_string(&st.lock().dead).unwrap_or_else(|_| "[]".into());
-            return (StatusCode::OK, [("content-type", "application/json")], dead)
-                .into_response();
+            return (StatusCode::OK, [("content-type", "application/json")], dead).into_response();
         }
         (&Method::OPTIONS, _) => {
             return (
@@ -177,9 +176,7 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
                 .into_response()
         }
         (&Method::POST, _) => {}
-        _ => {
-            return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST, OPTIONS")]).into_response()
-        }
+        _ => return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST, OPTIONS")]).into_response(),
     }
     let bytes = match tokio::time::timeout(
         Duration::from_secs(10),
@@ -187,8 +184,16 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     )
     .await
     {
-        Err(_) => return problem(StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time"),
-        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(_) => {
+            return problem(
+                StatusCode::REQUEST_TIMEOUT,
+                "the body did not arrive in time",
+            )
+        }
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             return problem(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
         }
         Ok(Err(e)) => return problem(StatusCode::BAD_REQUEST, format!("cannot read: {e}")),
@@ -287,7 +292,12 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
 fn identity(env: &Envelope) -> (String, String, String) {
     let s = |ce: Option<&String>, ptr: &str| {
         ce.cloned()
-            .or_else(|| env.cdevent.pointer(ptr).and_then(Value::as_str).map(str::to_owned))
+            .or_else(|| {
+                env.cdevent
+                    .pointer(ptr)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .unwrap_or_default()
     };
     let ce = env.ce.as_ref();

@@ -1,0 +1,91 @@
+//! `reference relay`: run the reference store-and-forward relay, or a broken one.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use cdevents_suites::reference::relay::{spawn_reference_relay, Config, RelayFault};
+
+use crate::exit;
+
+const HELP: &str = "\
+Examples:
+  cdevents-conformance reference relay --forward http://127.0.0.1:9000/
+  cdevents-conformance reference relay --listen 127.0.0.1:7000 --forward $CDEVENTS_SINK_URL --fault duplicate
+  cdevents-conformance reference relay --fault list
+
+It prints its URL, then serves until interrupted. It answers 202 once an event is queued, and
+forwards each subject's events in order, retrying transient failures (5xx, 408, 429, timeouts)
+with backoff and Retry-After; permanent refusals are dead-lettered: GET /dead-letters lists them.";
+
+/// `reference relay` options.
+#[derive(Debug, clap::Args)]
+#[command(after_help = HELP)]
+pub struct Args {
+    /// Where to listen; port 0 picks a free one. The URL is printed.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0",
+        env = "CDEVENTS_CONFORMANCE_LISTEN"
+    )]
+    pub listen: SocketAddr,
+    /// Where to forward (defaults to $CDEVENTS_SINK_URL, then $K_SINK).
+    #[arg(long, value_name = "URL", env = "CDEVENTS_SINK_URL")]
+    pub forward: Option<String>,
+    /// Break one promise on purpose; `list` prints the faults and what each breaks.
+    #[arg(long, value_name = "NAME")]
+    pub fault: Option<String>,
+    /// Time allowed for one forward.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Most forwards of one event before it is dead-lettered.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_attempts: u32,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let fault = match args.fault.as_deref() {
+        Some("list") => {
+            for f in RelayFault::ALL {
+                anstream::println!(
+                    "{:<28} breaks {:<18} (exposed by --faults {}; observed {}) {}",
+                    f.name(),
+                    f.breaks().join(", "),
+                    f.exposed_by(),
+                    f.observed(),
+                    f.describe()
+                );
+            }
+            return Ok(exit::OK);
+        }
+        Some(name) => Some(name.parse::<RelayFault>()?),
+        None => None,
+    };
+    let forward = args
+        .forward
+        .or_else(|| std::env::var("K_SINK").ok())
+        .context("no --forward (nor CDEVENTS_SINK_URL or K_SINK) to forward to")?;
+    reqwest::Url::parse(&forward).with_context(|| format!("`{forward}` is not a URL"))?;
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let (addr, handle) = spawn_reference_relay(Config {
+            listen: args.listen,
+            forward,
+            fault,
+            timeout: args.timeout,
+            max_attempts: args.max_attempts.max(1),
+            ..Config::default()
+        })
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        anstream::println!("http://{addr}/");
+        anstream::println!("dead letters: http://{addr}/dead-letters");
+        tokio::select! {
+            _ = handle.wait() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        Ok(exit::OK)
+    })
+}

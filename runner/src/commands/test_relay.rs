@@ -1,0 +1,371 @@
+//! `test relay`: stand at both ends of an intermediary, stream events through it while the
+//! sink injects faults, and judge the history (see docs/relay.md).
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use cdevents_reports::model::{shell_quote, RunHeader, Suite};
+use cdevents_schemas::SpecVersion;
+use cdevents_suites::drivers::relay::{
+    check, fetch_dead_letters, thousands, Claims, Harness, RelayConfig, CASES,
+};
+use cdevents_suites::drivers::sender::{Guarantee, Ordering};
+use cdevents_suites::faults::FaultPlan;
+use cdevents_suites::wire::Mode;
+
+use crate::cli::LevelArg;
+use crate::exit;
+use crate::output::FAIL;
+use crate::reporting::{sanitize, ReportArgs, RunReporter};
+
+const HELP: &str = "\
+Examples:
+  cdevents-conformance test relay --target http://127.0.0.1:8080/ --listen 127.0.0.1:9000 \\
+      --count 10000 --faults transient --guarantee at-least-once --ordering per-subject
+  cdevents-conformance test relay --listen 127.0.0.1:0 --target http://127.0.0.1:7000/ \\
+      --trigger 'cdevents-conformance reference relay --listen 127.0.0.1:7000 --forward $CDEVENTS_SINK_URL' \\
+      --dead-letters http://127.0.0.1:7000/dead-letters --guarantee exactly-once --ordering per-subject
+  cdevents-conformance test relay --list
+
+The intermediary must forward to the sink (--listen; its URL is printed, and given to --trigger
+as CDEVENTS_SINK_URL and K_SINK). Fault plans: none, transient, hostile, or e.g.
+503:0.2,429:0.1,reset:0.05,max=3,delay=2s. What lost, duplicated, reordered and mutated mean,
+and when a run is inconclusive: docs/relay.md.
+
+Exit codes:
+  0  the claims hold at the --fail-on level
+  1  a claim is broken
+  2  usage error (bad flag, no case matches the filter)
+  3  inconclusive: too few events, nothing acknowledged or nothing delivered";
+
+/// Most events one run streams: the history takes ~60 bytes an event, held in memory.
+const MAX_COUNT: u64 = 50_000_000;
+
+/// `test relay` options.
+#[derive(Debug, clap::Args)]
+#[command(after_help = HELP)]
+pub struct Args {
+    /// Only cases whose id starts with one of these (same as --case).
+    #[arg(value_name = "ID_PREFIX")]
+    pub filters: Vec<String>,
+    /// The intermediary's URL, where the kit sends.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CDEVENTS_CONFORMANCE_TARGET",
+        required_unless_present = "list",
+        help_heading = "Target"
+    )]
+    pub target: Option<String>,
+    /// Where the kit's sink listens (the intermediary forwards there); port 0 picks one.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0",
+        env = "CDEVENTS_CONFORMANCE_LISTEN",
+        help_heading = "Target"
+    )]
+    pub listen: SocketAddr,
+    /// A shell command that starts the intermediary, with CDEVENTS_SINK_URL and K_SINK set.
+    #[arg(long, value_name = "CMD", help_heading = "Target")]
+    pub trigger: Option<String>,
+    /// The intermediary's dead-letter report: a URL answering a JSON array of
+    /// {id, source, status, reason}, read once the run ends (REL-009).
+    #[arg(long, value_name = "URL", help_heading = "Target")]
+    pub dead_letters: Option<String>,
+    /// Time allowed for one request to the intermediary.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration, help_heading = "Target")]
+    pub timeout: Duration,
+    /// The longest the sending may take; events left are not sent (the run says so).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration, help_heading = "Target")]
+    pub budget: Duration,
+    /// The longest wait, once everything is sent, for acknowledged events to arrive.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, help_heading = "Target")]
+    pub drain: Duration,
+    /// Events to stream.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        help_heading = "Stream"
+    )]
+    pub count: u64,
+    /// Events per second at most (0: as fast as the intermediary acknowledges).
+    #[arg(long, value_name = "R", default_value_t = 0.0, help_heading = "Stream")]
+    pub rate: f64,
+    /// Requests in flight at once (1 under --ordering total).
+    #[arg(long, value_name = "C", default_value_t = 8, help_heading = "Stream")]
+    pub concurrency: usize,
+    /// The CDEvents version of the events.
+    #[arg(long, value_name = "VERSION", value_parser = parse_version, help_heading = "Stream")]
+    pub spec: Option<SpecVersion>,
+    /// The content mode the kit sends in: binary, structured or batch.
+    #[arg(long, value_name = "MODE", default_value = "binary", value_parser = parse_mode, help_heading = "Stream")]
+    pub mode: Mode,
+    /// Seed of the events and of the fault schedule.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 0,
+        env = "CDEVENTS_CONFORMANCE_SEED",
+        help_heading = "Stream"
+    )]
+    pub seed: u64,
+    /// Which deliveries the sink answers badly.
+    #[arg(long, value_name = "PLAN", default_value = "none", value_parser = parse_plan, env = "CDEVENTS_CONFORMANCE_FAULTS", help_heading = "Faults")]
+    pub faults: Box<FaultPlan>,
+    /// The delivery guarantee the intermediary claims.
+    #[arg(long, value_name = "CLAIM", default_value = "at-most-once", value_parser = parse_guarantee, help_heading = "Claims")]
+    pub guarantee: Guarantee,
+    /// The order the intermediary claims to keep.
+    #[arg(long, value_name = "CLAIM", default_value = "none", value_parser = parse_ordering, help_heading = "Claims")]
+    pub ordering: Ordering,
+    /// Only the case with this id, or ids starting with it (repeatable).
+    #[arg(long = "case", value_name = "ID", help_heading = "Selection")]
+    pub case: Vec<String>,
+    /// Print the cases a run reports, and exit.
+    #[arg(long, help_heading = "Selection")]
+    pub list: bool,
+    /// The weakest finding level that fails the run.
+    #[arg(long, value_enum, default_value_t = LevelArg::Must, env = "CDEVENTS_CONFORMANCE_FAIL_ON", help_heading = "Output")]
+    pub fail_on: LevelArg,
+    /// Print only failures and the summary.
+    #[arg(long, short, help_heading = "Output")]
+    pub quiet: bool,
+    /// Print each case's evidence.
+    #[arg(long, short, help_heading = "Output")]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub reports: Box<ReportArgs>,
+}
+
+fn parse_plan(s: &str) -> Result<Box<FaultPlan>, String> {
+    FaultPlan::parse(s).map(Box::new).map_err(|e| e.to_string())
+}
+
+fn parse_guarantee(s: &str) -> Result<Guarantee, String> {
+    s.parse()
+}
+
+fn parse_ordering(s: &str) -> Result<Ordering, String> {
+    s.parse()
+}
+
+fn parse_version(s: &str) -> Result<SpecVersion, String> {
+    s.parse::<SpecVersion>().map_err(|e| e.to_string())
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    s.parse()
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let filters: Vec<String> = args.filters.iter().chain(&args.case).cloned().collect();
+    let selected = |id: &str| filters.is_empty() || filters.iter().any(|f| id.starts_with(f));
+    let listed: Vec<String> = CASES
+        .iter()
+        .map(|(r, s)| format!("{r}/{s}"))
+        .filter(|c| selected(c))
+        .collect();
+    if args.list {
+        for c in &listed {
+            println!("{c}");
+        }
+        return Ok(exit::OK);
+    }
+    if args.count > MAX_COUNT {
+        anstream::eprintln!(
+            "{FAIL}error{FAIL:#}: --count {} is over the {} events one run records",
+            args.count,
+            thousands(MAX_COUNT)
+        );
+        return Ok(exit::USAGE);
+    }
+    if listed.is_empty() {
+        anstream::eprintln!(
+            "{FAIL}error{FAIL:#}: no case matches {}; `--list` prints them",
+            filters.join(", ")
+        );
+        return Ok(exit::USAGE);
+    }
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(run_async(args, filters))
+}
+
+async fn wait_reachable(url: &str, timeout: Duration) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (u.host_str(), u.port_or_known_default()) else {
+        return false;
+    };
+    let host = host.trim_matches(|c| c == '[' || c == ']').to_owned();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        let c = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await;
+        if matches!(c, Ok(Ok(_))) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
+    let target = args.target.clone().context("--target is required")?;
+    let claims = Claims {
+        guarantee: args.guarantee,
+        ordering: args.ordering,
+    };
+    let spec = args.spec.unwrap_or(SpecVersion::DEFAULT);
+    let harness = Harness::start(RelayConfig {
+        target: target.clone(),
+        listen: args.listen,
+        count: args.count,
+        rate: (args.rate > 0.0).then_some(args.rate),
+        concurrency: args.concurrency.max(1),
+        plan: (*args.faults).clone(),
+        seed: args.seed,
+        spec,
+        mode: args.mode,
+        timeout: args.timeout,
+        max_attempts: 5,
+        ordering: args.ordering,
+    })
+    .await?;
+    let url = harness.sink_url();
+    if !args.quiet {
+        anstream::println!(
+            "sink listening on {url} (faults: {}, seed {}); sending {} events to {} with concurrency {}",
+            args.faults,
+            args.seed,
+            thousands(args.count),
+            sanitize(&target),
+            harness.concurrency()
+        );
+    }
+    let child = match &args.trigger {
+        Some(cmd) => {
+            let child = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                // Its own process group, so that what the trigger started ends with the run.
+                .process_group(0)
+                .env("CDEVENTS_SINK_URL", &url)
+                .env("K_SINK", &url)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("cannot run the trigger `{cmd}`"))?;
+            if !wait_reachable(&target, args.timeout).await {
+                anstream::eprintln!(
+                    "warning: {} does not accept connections {} after the trigger started",
+                    sanitize(&target),
+                    humantime::format_duration(args.timeout)
+                );
+            }
+            Some(child)
+        }
+        None => None,
+    };
+    let sent = harness.send_all(args.budget).await;
+    if let Some(why) = &sent.stopped {
+        anstream::eprintln!("warning: {}", sanitize(why));
+    }
+    let quiet = harness.quiet_period(Duration::from_secs(2));
+    let settled = harness
+        .drain(args.drain, quiet, Duration::from_millis(200))
+        .await;
+    if !settled && !args.quiet {
+        anstream::println!(
+            "stopped waiting: not every acknowledged event arrived within {} (or the sink was quiet for {})",
+            humantime::format_duration(args.drain),
+            humantime::format_duration(quiet)
+        );
+    }
+    let dead_letters = match &args.dead_letters {
+        Some(u) => match fetch_dead_letters(u, args.timeout).await {
+            Ok(d) => Some(d),
+            Err(e) => {
+                anstream::eprintln!("warning: {}", sanitize(&e));
+                None
+            }
+        },
+        None => None,
+    };
+    if let Some(pid) = child.as_ref().and_then(|c| c.id()) {
+        let _ = std::process::Command::new("kill")
+            .arg("--")
+            .arg(format!("-{pid}"))
+            .stderr(Stdio::null())
+            .status();
+    }
+    drop(child);
+    let (history, stream) = harness.finish();
+    let judgement = check(&history, &stream, &claims, dead_letters.as_deref());
+
+    let mut header = RunHeader::new(
+        Suite::Relay,
+        env!("CARGO_PKG_VERSION"),
+        chrono::Utc::now().to_rfc3339(),
+    );
+    header.target = Some(target.clone());
+    header.spec_versions = vec![spec.as_str().to_owned()];
+    header.seed = Some(args.seed);
+    header.fail_on = args.fail_on.into();
+    header.command_line = std::env::args().collect();
+    let base: Vec<String> = std::env::args()
+        .filter(|a| !filters.contains(a))
+        .map(|a| shell_quote(&a))
+        .collect();
+    let mut reporter = RunReporter::start(header, *args.reports, args.quiet, args.verbose)?;
+    for mut c in judgement.cases {
+        let keep = filters.is_empty()
+            || filters.iter().any(|f| c.case.starts_with(f.as_str()))
+            || c.case.ends_with("/evidence");
+        if !keep {
+            continue;
+        }
+        if c.status.is_judged() && !c.status.is_pass() {
+            c.reproduce = Some(format!(
+                "{} --case {}",
+                base.join(" "),
+                shell_quote(&c.case)
+            ));
+        }
+        reporter.case(c)?;
+    }
+    let o = &judgement.observed;
+    anstream::println!("\n{}", o.sentence());
+    anstream::println!(
+        "sent {} requests; {} events acknowledged, {} not; sink got {} requests ({} undecodable, {} unknown events); latency ms p50 {:.1} p95 {:.1} p99 {:.1} max {:.1}; {:.0} events/s",
+        thousands(sent.requests),
+        thousands(o.acked),
+        thousands(sent.not_acked_count),
+        thousands(history.requests),
+        thousands(history.undecodable),
+        thousands(history.unknown),
+        o.latency.p50,
+        o.latency.p95,
+        o.latency.p99,
+        o.latency.max,
+        o.throughput
+    );
+    for (seq, why) in sent.not_acked.iter().take(5) {
+        anstream::println!(
+            "  not acknowledged: {} (#{seq}): {}",
+            stream.id(*seq),
+            sanitize(why)
+        );
+    }
+    reporter.observation(judgement.observation)?;
+    reporter.finish(false)
+}

@@ -1,0 +1,160 @@
+//! `test relay` and `reference relay` end to end, through the built binary.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cdevents-conformance");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn test_relay(extra: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(["--color", "never", "test", "relay", "--timeout", "2s"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Arguments that start the reference relay (with `fault`) through --trigger.
+fn through_reference(port: u16, fault: &str) -> Vec<String> {
+    let fault = if fault.is_empty() {
+        String::new()
+    } else {
+        format!(" --fault {fault}")
+    };
+    vec![
+        "--target".into(),
+        format!("http://127.0.0.1:{port}/"),
+        "--trigger".into(),
+        format!(
+            "exec '{BIN}' reference relay --listen 127.0.0.1:{port} --timeout 300ms --forward \"$CDEVENTS_SINK_URL\"{fault}"
+        ),
+        "--dead-letters".into(),
+        format!("http://127.0.0.1:{port}/dead-letters"),
+        "--guarantee".into(),
+        "exactly-once".into(),
+        "--ordering".into(),
+        "per-subject".into(),
+    ]
+}
+
+#[test]
+fn reference_relay_passes_its_claims_under_transient_faults_with_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let results = dir.path().join("results.jsonl");
+    let mut args = through_reference(free_port(), "");
+    args.extend(
+        [
+            "--count",
+            "120",
+            "--faults",
+            "transient,delay=100ms,retry-after=0",
+            "--seed",
+            "3",
+        ]
+        .map(String::from),
+    );
+    args.extend([
+        "--report-json".into(),
+        json.display().to_string(),
+        "--results".into(),
+        results.display().to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("REL-001/no-loss ... ok"), "{out}");
+    assert!(
+        out.contains("observed exactly-once: 0 lost, 0 duplicated of 120"),
+        "{out}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let d = &report["observations"][0]["delivery"];
+    assert_eq!(d["delivered"], 120, "{report}");
+    assert_eq!(d["lost"], 0);
+    assert!(std::fs::read_to_string(&results)
+        .unwrap()
+        .contains("REL-DELIVERY"));
+}
+
+#[test]
+fn a_duplicating_relay_fails_with_the_event_ids_and_a_reproduce_line() {
+    let mut args = through_reference(free_port(), "duplicate");
+    args.extend(["--count", "60"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("REL-002/no-duplicate ... FAILED"), "{out}");
+    assert!(out.contains("observed at-least-once"), "{out}");
+    assert!(out.contains(") ×2"), "names the duplicated events: {out}");
+    assert!(
+        out.contains("reproduce: ") && out.contains("--case REL-002/no-duplicate"),
+        "{out}"
+    );
+}
+
+#[test]
+fn nothing_to_judge_is_inconclusive() {
+    let port = free_port();
+    let (code, out) = test_relay(&[
+        "--target",
+        &format!("http://127.0.0.1:{port}/"),
+        "--count",
+        "20",
+        "--guarantee",
+        "at-least-once",
+    ]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("REL-001/evidence ... ERROR"), "{out}");
+    let mut args = through_reference(free_port(), "");
+    args.extend(["--count", "5"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 3, "too few events: {out}");
+    assert!(out.contains("too short"), "{out}");
+}
+
+#[test]
+fn listing_and_filters() {
+    let (code, out) = test_relay(&["--list"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().any(|l| l == "REL-009/dead-letter"), "{out}");
+    let (code, out) = test_relay(&["--list", "REL-00"]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("REL-011"), "{out}");
+    let (code, out) = test_relay(&["--target", "http://127.0.0.1:9/", "NOPE"]);
+    assert_eq!(code, 2, "{out}");
+    let (code, out) = test_relay(&["--target", "http://127.0.0.1:9/", "--count", "99999999999"]);
+    assert_eq!(code, 2, "{out}");
+    let out = Command::new(BIN)
+        .args(["reference", "relay", "--fault", "list"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ack-before-durable-forward") && text.contains("REL-009"));
+    let out = Command::new(BIN)
+        .args([
+            "reference",
+            "relay",
+            "--forward",
+            "http://127.0.0.1:9/",
+            "--fault",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
