@@ -44,6 +44,9 @@ pub struct SinkConfig {
     pub max_connections: usize,
     /// Decoder limits.
     pub limits: Limits,
+    /// Most body bytes the recording keeps over the run; past it, requests are answered 503
+    /// and recorded without their body, so a sender posting without end cannot exhaust memory.
+    pub max_recorded_bytes: usize,
 }
 
 impl Default for SinkConfig {
@@ -57,6 +60,7 @@ impl Default for SinkConfig {
             body_timeout: Duration::from_secs(10),
             max_connections: 256,
             limits: Limits::default(),
+            max_recorded_bytes: 256 << 20,
         }
     }
 }
@@ -133,6 +137,8 @@ pub struct SinkStats {
     pub over_capacity: u64,
     /// Connections that ended in an HTTP error (garbage, timeouts, resets).
     pub connection_errors: u64,
+    /// Requests answered 503 because the recording was full (`max_recorded_bytes`).
+    pub recording_full: u64,
 }
 
 /// One line of a sender's manifest (see the module doc).
@@ -175,6 +181,7 @@ struct State {
     deliveries: Vec<Delivery>,
     attempts: HashMap<u64, u32>,
     stats: SinkStats,
+    recorded_bytes: usize,
 }
 
 struct Shared {
@@ -214,6 +221,10 @@ impl std::fmt::Display for ResetConnection {
 }
 
 impl std::error::Error for ResetConnection {}
+
+/// How a request refused because the recording is full starts its `refused` note: the kit's
+/// own limit, not the sender's fault (the judge skips such requests).
+pub(crate) const RECORDING_FULL: &str = "the sink's recording is full";
 
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
@@ -428,7 +439,19 @@ async fn handle(sh: Arc<Shared>, connection: u64, req: Request<Incoming>) -> Ans
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let (status, retry_after) = if declared.is_some_and(|n| n > cfg.max_body as u64) {
+    let full = {
+        let mut st = sh.lock();
+        let full = st.recorded_bytes >= cfg.max_recorded_bytes;
+        st.stats.recording_full += u64::from(full);
+        full
+    };
+    let (status, retry_after) = if full {
+        d.refused = Some(format!(
+            "{RECORDING_FULL} ({} body bytes kept); not read",
+            cfg.max_recorded_bytes
+        ));
+        (503, Some(1))
+    } else if declared.is_some_and(|n| n > cfg.max_body as u64) {
         d.refused = Some(format!(
             "Content-Length {} exceeds the sink's cap of {} bytes",
             declared.unwrap_or(0),
@@ -465,7 +488,11 @@ async fn handle(sh: Arc<Shared>, connection: u64, req: Request<Incoming>) -> Ans
     d.retry_after = retry_after;
     d.answered = sh.started.elapsed();
     record(&sh, d);
-    let mut r = response(status, &[]);
+    let extra: Vec<(&str, String)> = retry_after
+        .map(|s| ("retry-after", s.to_string()))
+        .into_iter()
+        .collect();
+    let mut r = response(status, &extra);
     // Past the cap the rest of the body is not read: the connection cannot be reused.
     r.headers_mut().insert(
         http::header::CONNECTION,
@@ -535,6 +562,7 @@ fn record(sh: &Shared, mut d: Delivery) {
     {
         let mut st = sh.lock();
         d.index = st.deliveries.len() as u64;
+        st.recorded_bytes = st.recorded_bytes.saturating_add(d.body.len());
         st.deliveries.push(d);
     }
     sh.notify.notify_waiters();
