@@ -204,7 +204,7 @@ fn message_bounded(what: &str, message: &str) {
         message.len() <= MAX_MESSAGE,
         "{what} is {} bytes long: {:?}…",
         message.len(),
-        &message[..message.floor_char_boundary(200)]
+        message.chars().take(200).collect::<String>()
     );
 }
 

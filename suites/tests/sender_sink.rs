@@ -240,10 +240,7 @@ async fn the_recording_stops_at_its_byte_cap() {
         let answer = read_all(&mut s, Duration::from_secs(5)).await;
         statuses.push(String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned());
     }
-    assert!(
-        statuses.iter().any(|s| s == "HTTP/1.1 503"),
-        "{statuses:?}"
-    );
+    assert!(statuses.iter().any(|s| s == "HTTP/1.1 503"), "{statuses:?}");
     let rec = sink.recording();
     let kept: usize = rec.deliveries.iter().map(|d| d.body.len()).sum();
     assert!(kept <= (64 << 10) + (16 << 10), "{kept} bytes kept");
@@ -260,7 +257,11 @@ async fn the_recording_stops_at_its_byte_cap() {
     for c in &cases {
         assert!(
             !c.message.contains("recording is full")
-                && !c.actual.as_deref().unwrap_or("").contains("recording is full"),
+                && !c
+                    .actual
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("recording is full"),
             "{}: {}",
             c.case,
             c.message
