@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput and memory of `cdevents-conformance validate`, as recorded in BENCHMARKS.md.
 #
-#   ci/bench.sh [--events N] [--rounds K] [--rss-events M] [--cpu C] [--enforce]
+#   ci/bench.sh [--events N] [--rounds K] [--rss-events M] [--cpu C] [--enforce] [--drivers]
 #
 # 1. `cargo bench --bench validate` pinned to one core: parse-only baseline vs the in-process
 #    pipeline vs the release binary end-to-end, on an N-event NDJSON corpus (default 100,000),
@@ -11,13 +11,17 @@
 # 3. A table of both against the targets: pipeline >= 50% of parse-only (judged on CPU time,
 #    wall clock shown beside it), RSS < 64 MiB.
 #
+# 4. With --drivers: `cargo bench -p cdevents-suites --bench drivers` (listener driver vs raw
+#    reqwest, sink + judge vs raw hyper, default listener suite wall time; not pinned: it needs
+#    both cores), judged against >= 80%, >= 70% and < 10 s.
+#
 # Corpora are generated deterministically under target/bench/ (cached; ~0.5 GB for 1M events)
 # and never committed. Not part of `cargo test`. With --enforce the script fails when a target
 # is missed; without it, it only reports (timings on shared CI machines are noisy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-events=100000 rounds=5 rss_events=1000000 cpu=0 enforce=0
+events=100000 rounds=5 rss_events=1000000 cpu=0 enforce=0 drivers=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --events) events=$2; shift 2 ;;
@@ -25,7 +29,8 @@ while [ $# -gt 0 ]; do
         --rss-events) rss_events=$2; shift 2 ;;
         --cpu) cpu=$2; shift 2 ;;
         --enforce) enforce=1; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --drivers) drivers=1; shift ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -105,6 +110,18 @@ stage binary "validate binary end-to-end (--format json)" "" ""
 echo
 echo "peak RSS validating $rss_events events: $rss_mib MiB (target < 64 MiB: $rss_ok), wall $rss_wall"
 
-if [ "$enforce" = 1 ] && { [ "$ratio_ok" != met ] || [ "$rss_ok" != met ]; }; then
+drivers_ok=met
+if [ "$drivers" = 1 ]; then
+    echo
+    echo "== drivers: listener driver, sink, default listener suite"
+    cargo bench -p cdevents-suites --bench drivers -- --rounds "$rounds" | tee "$bench_dir/drivers.txt"
+    dres=$(grep '^RESULT ' "$bench_dir/drivers.txt")
+    dfield() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $dres"; }
+    drivers_ok=$(awk -v l="$(dfield listener_ratio)" -v s="$(dfield sink_ratio)" -v w="$(dfield suite_wall_s)" \
+        'BEGIN { print (l >= 0.8 && s >= 0.7 && w < 10) ? "met" : "MISSED" }')
+    echo "drivers: listener $(pct "$(dfield listener_ratio)") (>= 80%), sink $(pct "$(dfield sink_ratio)") (>= 70%), suite wall $(dfield suite_wall_s) s (< 10 s): $drivers_ok"
+fi
+
+if [ "$enforce" = 1 ] && { [ "$ratio_ok" != met ] || [ "$rss_ok" != met ] || [ "$drivers_ok" != met ]; }; then
     exit 1
 fi

@@ -146,3 +146,30 @@ fn observe_judges_what_the_listener_forwards() {
         }
     }
 }
+
+/// A listener that accepts connections and never answers: exit 3 ("errored", not a failure)
+/// once the per-request timeout runs out, instead of hanging. The hostile listeners of
+/// `suites/tests/hostile_listener.rs` cover the other misbehaviours at the engine level.
+#[test]
+fn a_silent_listener_exits_3_within_the_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts (bounded: the run makes a few connections) and holds every connection open.
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(4).flatten() {
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let (code, out, err) = test_listener(&[
+        "--target",
+        &format!("http://127.0.0.1:{port}/"),
+        "--timeout",
+        "500ms",
+    ]);
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(err.contains("no HTTP answer"), "{err}");
+    assert!(!out.contains("FAILED"), "{out}");
+    drop(holder);
+}

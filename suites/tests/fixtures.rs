@@ -420,6 +420,7 @@ fn regression_trials(root: &Path) -> Vec<Trial> {
     let dir = root.join("regressions");
     event_files(&dir)
         .into_iter()
+        .filter(|path| !path.starts_with(dir.join("fuzz")))
         .map(|path| {
             let file = rel(&path, &dir);
             let name = path
@@ -566,7 +567,8 @@ fn names(root: &Path) -> Result<(), Failed> {
         let r = rel(&path, root);
         let parts: Vec<&str> = r.split('/').collect();
         let name = parts.last().copied().unwrap_or_default();
-        if name == "README.md" {
+        // Fuzz regressions are raw inputs of `suites/tests/fuzz.rs`, replayed there.
+        if name == "README.md" || r.starts_with("regressions/fuzz/") {
             continue;
         }
         let version = parts.first().and_then(|p| p.parse::<SpecVersion>().ok());

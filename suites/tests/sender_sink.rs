@@ -232,3 +232,90 @@ async fn raw_header_bytes_reach_the_judge() {
         cdevents_reports::model::Status::Failed
     );
 }
+
+#[tokio::test]
+async fn a_body_sent_byte_by_byte_past_the_body_timeout_is_refused_408() {
+    let sink = sink().await;
+    let mut s = TcpStream::connect(sink.addr()).await.unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{")
+        .await
+        .unwrap();
+    let (mut r, mut w) = s.into_split();
+    // One byte every 50 ms for at most 10 s: the 500 ms body timeout must cut it.
+    let drip = tokio::spawn(async move {
+        for _ in 0..200 {
+            if w.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), r.read_to_end(&mut answer)).await;
+    drip.abort();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    let rec = sink.recording();
+    assert!(rec
+        .deliveries
+        .iter()
+        .any(|d| d.status == Some(408) && d.refused.is_some()));
+    assert_eq!(deliver(&sink).await, "HTTP/1.1 204 No Content");
+    judged_ok(sink);
+}
+
+/// A sender posting without end: the recording keeps at most `max_recorded_bytes` of bodies,
+/// then answers 503 without reading, and the judge does not blame the sender for the kit's
+/// own limit.
+#[tokio::test]
+async fn the_recording_stops_at_its_byte_cap() {
+    let sink = Sink::start(SinkConfig {
+        max_recorded_bytes: 64 << 10,
+        ..SinkConfig::default()
+    })
+    .await
+    .unwrap();
+    let body = vec![b' '; 16 << 10];
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let mut s = TcpStream::connect(sink.addr()).await.unwrap();
+        let head = format!(
+            "POST / HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let _ = s.write_all(&body).await;
+        let answer = read_all(&mut s, Duration::from_secs(5)).await;
+        statuses.push(String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned());
+    }
+    assert!(statuses.iter().any(|s| s == "HTTP/1.1 503"), "{statuses:?}");
+    let rec = sink.recording();
+    let kept: usize = rec.deliveries.iter().map(|d| d.body.len()).sum();
+    assert!(kept <= (64 << 10) + (16 << 10), "{kept} bytes kept");
+    assert!(rec.stats.recording_full > 0, "{:?}", rec.stats);
+    let registry = Registry::embedded().unwrap();
+    let cases = judge(
+        &rec,
+        &Claims::default(),
+        &FaultPlan::none(),
+        None,
+        &registry,
+        None,
+    );
+    for c in &cases {
+        assert!(
+            !c.message.contains("recording is full")
+                && !c
+                    .actual
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("recording is full"),
+            "{}: {}",
+            c.case,
+            c.message
+        );
+    }
+}

@@ -51,10 +51,24 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
     ) {
         schema_uri(resolver, uri, ev, out);
     }
-    // The same requirement at the same place is one finding, whichever rule saw it first.
-    let mut seen = std::collections::HashSet::new();
-    out.findings
-        .retain(|f| seen.insert((f.id.clone(), f.pointer.clone())));
+    dedupe(&mut out.findings);
+}
+
+/// The same requirement at the same place is one finding, whichever rule saw it first.
+/// Most events have zero or one finding: no set is built for them, and none owns a copy.
+fn dedupe(findings: &mut Vec<super::Finding>) {
+    if findings.len() < 2 {
+        return;
+    }
+    let keep: Vec<bool> = {
+        let mut seen = std::collections::HashSet::with_capacity(findings.len());
+        findings
+            .iter()
+            .map(|f| seen.insert((f.id.as_str(), f.pointer.as_str())))
+            .collect()
+    };
+    let mut keep = keep.into_iter();
+    findings.retain(|_| keep.next().unwrap_or(true));
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -379,10 +393,29 @@ fn is_json_media_type(ct: &str) -> bool {
 /// RFC 2046 `type/subtype[; parameters]`, with RFC 2045 token characters.
 pub fn is_media_type(ct: &str) -> bool {
     let essence = ct.split(';').next().unwrap_or("").trim();
+    // RFC 2045 tspecials; bytes, not chars: a non-ASCII byte is not graphic either way.
     let tok = |s: &str| {
         !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?=".contains(c))
+            && s.bytes().all(|b| {
+                b.is_ascii_graphic()
+                    && !matches!(
+                        b,
+                        b'(' | b')'
+                            | b'<'
+                            | b'>'
+                            | b'@'
+                            | b','
+                            | b';'
+                            | b':'
+                            | b'\\'
+                            | b'"'
+                            | b'/'
+                            | b'['
+                            | b']'
+                            | b'?'
+                            | b'='
+                    )
+            })
     };
     match essence.split_once('/') {
         Some((t, s)) => tok(t) && tok(s),

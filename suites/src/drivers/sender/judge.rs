@@ -300,6 +300,12 @@ pub fn judge(
     let mut wh003 = Vec::new();
     let mut too_large = Vec::new();
     for d in &deliveries {
+        if d.refused
+            .as_deref()
+            .is_some_and(|r| r.starts_with(super::sink::RECORDING_FULL))
+        {
+            continue;
+        }
         if d.refused.as_deref().is_some_and(|r| r.contains("cap")) {
             too_large.push((
                 format!(

@@ -50,6 +50,9 @@ pub struct SinkConfig {
     pub retain: bool,
     /// Called with each delivery once it is answered, before it is (or is not) kept.
     pub observer: Option<Observer>,
+    /// Most body bytes the recording keeps over the run; past it, requests are answered 503
+    /// and recorded without their body, so a sender posting without end cannot exhaust memory.
+    pub max_recorded_bytes: usize,
 }
 
 /// A callback that sees every delivery as it is recorded.
@@ -75,6 +78,7 @@ impl Default for SinkConfig {
             limits: Limits::default(),
             retain: true,
             observer: None,
+            max_recorded_bytes: 256 << 20,
         }
     }
 }
@@ -151,6 +155,8 @@ pub struct SinkStats {
     pub over_capacity: u64,
     /// Connections that ended in an HTTP error (garbage, timeouts, resets).
     pub connection_errors: u64,
+    /// Requests answered 503 because the recording was full (`max_recorded_bytes`).
+    pub recording_full: u64,
 }
 
 /// One line of a sender's manifest (see the module doc).
@@ -197,6 +203,7 @@ struct State {
     /// Requests recorded (kept or not).
     requests: u64,
     stats: SinkStats,
+    recorded_bytes: usize,
 }
 
 struct Shared {
@@ -240,6 +247,10 @@ impl std::error::Error for ResetConnection {}
 /// Where a `redirect` fault points (relative to the sink): no sender is ever given this path,
 /// so a request for it followed a redirect (WH-005).
 pub const REDIRECT_PATH: &str = "/cdevents-conformance/redirected";
+
+/// How a request refused because the recording is full starts its `refused` note: the kit's
+/// own limit, not the sender's fault (the judge skips such requests).
+pub(crate) const RECORDING_FULL: &str = "the sink's recording is full";
 
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
@@ -452,7 +463,19 @@ async fn handle(sh: Arc<Shared>, connection: u64, req: Request<Incoming>) -> Ans
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let (status, retry_after) = if declared.is_some_and(|n| n > cfg.max_body as u64) {
+    let full = {
+        let mut st = sh.lock();
+        let full = st.recorded_bytes >= cfg.max_recorded_bytes;
+        st.stats.recording_full += u64::from(full);
+        full
+    };
+    let (status, retry_after) = if full {
+        d.refused = Some(format!(
+            "{RECORDING_FULL} ({} body bytes kept); not read",
+            cfg.max_recorded_bytes
+        ));
+        (503, Some(1))
+    } else if declared.is_some_and(|n| n > cfg.max_body as u64) {
         d.refused = Some(format!(
             "Content-Length {} exceeds the sink's cap of {} bytes",
             declared.unwrap_or(0),
@@ -489,7 +512,11 @@ async fn handle(sh: Arc<Shared>, connection: u64, req: Request<Incoming>) -> Ans
     d.retry_after = retry_after;
     d.answered = sh.started.elapsed();
     record(&sh, d);
-    let mut r = response(status, &[]);
+    let extra: Vec<(&str, String)> = retry_after
+        .map(|s| ("retry-after", s.to_string()))
+        .into_iter()
+        .collect();
+    let mut r = response(status, &extra);
     // Past the cap the rest of the body is not read: the connection cannot be reused.
     r.headers_mut().insert(
         http::header::CONNECTION,
@@ -578,7 +605,9 @@ fn record(sh: &Shared, mut d: Delivery) {
         observe(&d);
     }
     if sh.config.retain {
-        sh.lock().deliveries.push(d);
+        let mut st = sh.lock();
+        st.recorded_bytes = st.recorded_bytes.saturating_add(d.body.len());
+        st.deliveries.push(d);
     }
     sh.notify.notify_waiters();
 }
