@@ -111,7 +111,6 @@ async fn reference_passes_and_every_fault_fails_exactly_its_requirements() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-
 /// The run, the kit and the reference listener sharing [`TOKEN`].
 async fn run_against(fault: Option<Fault>) -> Vec<CaseResult> {
     run_with(fault, Some(TOKEN), corpus().to_vec()).await
@@ -175,7 +174,6 @@ fn corpus() -> &'static [Case] {
     })
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_token_wh_014_is_skipped_with_a_reason() {
     let wh014: Vec<Case> = corpus()
@@ -228,4 +226,3 @@ async fn token_header_only_fails_wh_014_with_redacted_evidence() {
         .expect("the header-only case ran");
     assert_eq!(h.status, Status::Passed, "{h:?}");
 }
-

@@ -5,12 +5,10 @@
 use std::time::Duration;
 
 use cdevents_reports::model::Status;
-use cdevents_suites::drivers::relay::{
-    check, fetch_dead_letters, Claims, Harness, Judgement, RelayConfig,
-};
+use cdevents_suites::drivers::relay::{check, Claims, Harness, Judgement, RelayConfig};
 use cdevents_suites::drivers::sender::{Guarantee, Ordering};
-use cdevents_suites::faults::FaultPlan;
 use cdevents_suites::reference::relay::{spawn_reference_relay, Config, RelayFault};
+use cdevents_suites::selftest::roles::run_relay_suite;
 
 const CLAIMS: Claims = Claims {
     guarantee: Guarantee::ExactlyOnce,
@@ -18,39 +16,9 @@ const CLAIMS: Claims = Claims {
 };
 
 async fn run(fault: Option<RelayFault>, plan: &str, count: u64, claims: Claims) -> Judgement {
-    let mut h = Harness::start(RelayConfig {
-        count,
-        concurrency: 8,
-        plan: FaultPlan::parse(plan).unwrap(),
-        seed: 11,
-        timeout: Duration::from_secs(5),
-        ordering: claims.ordering,
-        ..RelayConfig::default()
-    })
-    .await
-    .unwrap();
-    let (addr, _relay) = spawn_reference_relay(Config {
-        forward: h.sink_url(),
-        fault,
-        timeout: Duration::from_millis(300),
-        ..Config::default()
-    })
-    .await
-    .unwrap();
-    h.set_target(&format!("http://{addr}/")).unwrap();
-    let sent = h.send_all(Duration::from_secs(30)).await;
-    assert!(sent.stopped.is_none(), "{:?}", sent.stopped);
-    let quiet = h.quiet_period(Duration::from_millis(500));
-    h.drain(Duration::from_secs(15), quiet, Duration::from_millis(200))
-        .await;
-    let dead = fetch_dead_letters(
-        &format!("http://{addr}/dead-letters"),
-        Duration::from_secs(2),
-    )
-    .await
-    .unwrap();
-    let (history, stream) = h.finish();
-    check(&history, &stream, &claims, Some(&dead))
+    run_relay_suite(fault, plan, count, claims)
+        .await
+        .expect("the relay run judges")
 }
 
 fn failed(j: &Judgement) -> Vec<String> {

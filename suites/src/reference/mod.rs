@@ -2,6 +2,6 @@
 //! (`--fault NAME`, one rule broken each) that prove every check can fail.
 
 pub mod listener;
-pub mod relay;
 pub mod metrics;
+pub mod relay;
 pub mod sender;

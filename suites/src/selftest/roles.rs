@@ -9,15 +9,17 @@ use cdevents_schemas::Registry;
 
 use super::{PlannedRun, RoleEntry, RunFuture};
 use crate::drivers::listener::{self, Case, Observer, Options, RunConfig, Secret};
+use crate::drivers::relay::{self, check, fetch_dead_letters, Harness, Judgement, RelayConfig};
 use crate::drivers::sender::{judge, Claims, Guarantee, Ordering, Sink, SinkConfig};
 use crate::faults::FaultPlan;
 use crate::reference::listener::{spawn_reference_listener, Config, Fault};
+use crate::reference::relay::{self as reference_relay, spawn_reference_relay, RelayFault};
 use crate::reference::sender::{run_reference_sender, SenderConfig, SenderFault};
 use crate::wire::Mode;
 
 /// Every role, in the order the self-test reports them.
 pub fn all() -> Vec<RoleEntry> {
-    vec![LISTENER, SENDER]
+    vec![LISTENER, SENDER, RELAY]
 }
 
 /// The listener suite against the reference listener.
@@ -31,6 +33,104 @@ pub const SENDER: RoleEntry = RoleEntry {
     role: "sender",
     plan: sender_plan,
 };
+
+/// The relay suite at both ends of the reference relay.
+pub const RELAY: RoleEntry = RoleEntry {
+    role: "relay",
+    plan: relay_plan,
+};
+
+/// What the relay runs claim: the reference relay's promise.
+pub const RELAY_CLAIMS: relay::Claims = relay::Claims {
+    guarantee: Guarantee::ExactlyOnce,
+    ordering: Ordering::PerSubject,
+};
+
+/// Events per relay run: enough for every fault to show (drop-every-10th loses 12).
+const RELAY_EVENTS: u64 = 120;
+
+fn relay_plan() -> Vec<PlannedRun> {
+    let reference = PlannedRun {
+        role: "relay",
+        fault: None,
+        about: "the conformant reference relay, sink faults `transient`".into(),
+        breaks: &[],
+        start: Box::new(|| {
+            Box::pin(async {
+                run_relay_suite(
+                    None,
+                    "transient,delay=100ms,retry-after=0",
+                    RELAY_EVENTS,
+                    RELAY_CLAIMS,
+                )
+                .await
+                .map(|j| j.cases)
+            }) as RunFuture
+        }),
+    };
+    std::iter::once(reference)
+        .chain(RelayFault::ALL.into_iter().map(|f| PlannedRun {
+            role: "relay",
+            fault: Some(f.name()),
+            about: format!("{} (sink faults `{}`)", f.describe(), f.exposed_by()),
+            breaks: f.breaks(),
+            start: Box::new(move || {
+                Box::pin(async move {
+                    run_relay_suite(Some(f), f.exposed_by(), RELAY_EVENTS, RELAY_CLAIMS)
+                        .await
+                        .map(|j| j.cases)
+                }) as RunFuture
+            }),
+        }))
+        .collect()
+}
+
+/// The relay suite streaming `count` events through a reference relay (conformant or broken
+/// by `fault`) into its sink under the fault plan `plan`, judged against `claims` with the
+/// relay's dead letters.
+pub async fn run_relay_suite(
+    fault: Option<RelayFault>,
+    plan: &str,
+    count: u64,
+    claims: relay::Claims,
+) -> Result<Judgement, String> {
+    let mut h = Harness::start(RelayConfig {
+        count,
+        concurrency: 8,
+        plan: FaultPlan::parse(plan).map_err(|e| e.to_string())?,
+        seed: 11,
+        timeout: Duration::from_secs(5),
+        ordering: claims.ordering,
+        ..RelayConfig::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start the relay suite's sink: {e}"))?;
+    let (addr, _relay) = spawn_reference_relay(reference_relay::Config {
+        forward: h.sink_url(),
+        fault,
+        timeout: Duration::from_millis(300),
+        ..reference_relay::Config::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start the reference relay: {e}"))?;
+    h.set_target(&format!("http://{addr}/"))
+        .map_err(|e| e.to_string())?;
+    let sent = h.send_all(Duration::from_secs(30)).await;
+    if let Some(why) = sent.stopped {
+        return Err(format!("the stream stopped early: {why}"));
+    }
+    let quiet = h.quiet_period(Duration::from_millis(500));
+    h.drain(Duration::from_secs(15), quiet, Duration::from_millis(200))
+        .await;
+    let dead = fetch_dead_letters(
+        &format!("http://{addr}/dead-letters"),
+        Duration::from_secs(2),
+    )
+    .await
+    .map_err(|e| format!("cannot read the dead letters: {e}"))?;
+    let (history, stream) = h.finish();
+    Ok(check(&history, &stream, &claims, Some(&dead)))
+}
 
 fn listener_plan() -> Vec<PlannedRun> {
     let reference = PlannedRun {
@@ -100,9 +200,10 @@ pub async fn run_listener_suite(fault: Option<Fault>) -> Result<Vec<CaseResult>,
         ..RunConfig::default()
     };
     let mut out = Vec::new();
-    let result =
-        listener::run_observed(&cfg, listener_corpus().to_vec(), Some(&observer), |r| out.push(r))
-            .await;
+    let result = listener::run_observed(&cfg, listener_corpus().to_vec(), Some(&observer), |r| {
+        out.push(r)
+    })
+    .await;
     drop(handle);
     result.map_err(|e| e.to_string())?;
     Ok(out)

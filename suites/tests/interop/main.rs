@@ -120,7 +120,7 @@ fn locked_version(name: &str) -> String {
 fn explain(cases: &[&CaseResult], seen: Seen, expect: &[&str]) -> Vec<String> {
     let mut problems = Vec::new();
     for c in cases {
-        if !FINDINGS.iter().any(|f| f.seen == seen && f.matches(c)) {
+        if !FINDINGS.iter().any(|f| f.seen_in(seen) && f.matches(c)) {
             problems.push(format!(
                 "unexplained: {} {:?}: {} | {:?}",
                 c.case, c.status, c.message, c.actual

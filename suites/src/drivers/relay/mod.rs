@@ -284,35 +284,37 @@ impl Harness {
                     for attempt in 0..cfg.max_attempts.max(1) {
                         lock(&history).sending(seq, digest, micros(started));
                         lock_stats(&stats).requests += 1;
-                        let (retry, after) = match client.send_http(&req, &client.target().url).await {
-                            Ok(r) if (200..300).contains(&r.status) => {
-                                lock(&history).acked(seq, micros(started));
-                                connect_failures.store(0, AtomicOrdering::Relaxed);
-                                acked = true;
-                                break;
-                            }
-                            Ok(r) => {
-                                last = format!("answered {}", r.status);
-                                let ra = r
-                                    .header("retry-after")
-                                    .and_then(|v| v.trim().parse::<u64>().ok())
-                                    .map(|s| Duration::from_secs(s.min(5)));
-                                (matches!(r.status, 408 | 429 | 500..=599), ra)
-                            }
-                            Err(e) => {
-                                if matches!(e, SendError::Connect(_))
-                                    && connect_failures.fetch_add(1, AtomicOrdering::Relaxed) + 1
-                                        >= 3 * workers
-                                    && lock(&history).acked == 0
-                                {
-                                    stop.store(true, AtomicOrdering::Relaxed);
-                                    lock_stats(&stats).stopped =
-                                        Some(format!("the intermediary is unreachable: {e}"));
+                        let (retry, after) =
+                            match client.send_http(&req, &client.target().url).await {
+                                Ok(r) if (200..300).contains(&r.status) => {
+                                    lock(&history).acked(seq, micros(started));
+                                    connect_failures.store(0, AtomicOrdering::Relaxed);
+                                    acked = true;
+                                    break;
                                 }
-                                last = e.to_string();
-                                (!stop.load(AtomicOrdering::Relaxed), None)
-                            }
-                        };
+                                Ok(r) => {
+                                    last = format!("answered {}", r.status);
+                                    let ra = r
+                                        .header("retry-after")
+                                        .and_then(|v| v.trim().parse::<u64>().ok())
+                                        .map(|s| Duration::from_secs(s.min(5)));
+                                    (matches!(r.status, 408 | 429 | 500..=599), ra)
+                                }
+                                Err(e) => {
+                                    if matches!(e, SendError::Connect(_))
+                                        && connect_failures.fetch_add(1, AtomicOrdering::Relaxed)
+                                            + 1
+                                            >= 3 * workers
+                                        && lock(&history).acked == 0
+                                    {
+                                        stop.store(true, AtomicOrdering::Relaxed);
+                                        lock_stats(&stats).stopped =
+                                            Some(format!("the intermediary is unreachable: {e}"));
+                                    }
+                                    last = e.to_string();
+                                    (!stop.load(AtomicOrdering::Relaxed), None)
+                                }
+                            };
                         if !retry || attempt + 1 >= cfg.max_attempts {
                             break;
                         }

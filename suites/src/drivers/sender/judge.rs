@@ -112,6 +112,10 @@ pub struct Claims {
 
 /// Attempts closer than this after a retryable failure are hammering (SND-007).
 const MIN_RETRY_GAP: Duration = Duration::from_millis(10);
+/// How much a retry delay may shrink before it counts as speeding up: the gaps are measured
+/// on a machine the sender shares, where one delayed wake-up can stretch a gap by tens of
+/// milliseconds. A sender that truly hammers is caught by [`MIN_RETRY_GAP`].
+const SHRINK_SLACK: Duration = Duration::from_millis(100);
 /// Slack for `Retry-After` (the sink measures when it answered, not when the sender read it).
 const RETRY_AFTER_SLACK: Duration = Duration::from_millis(50);
 /// Most findings or examples kept in one case.
@@ -325,7 +329,14 @@ pub fn judge(
         } else if d.body.is_empty() {
             wh003.push((format!("request #{} has an empty body", d.index), Some(*d)));
         } else if let Some(e) = d.decode_errors.first() {
-            wh003.push((format!("request #{}: {e}", d.index), Some(*d)));
+            // A ce- header the decoder refused for its encoding is CE-HTTP-004's finding (judged
+            // on the raw bytes), not a body of the wrong type.
+            let bad_header = d.headers.iter().any(|(n, raw)| {
+                n.to_ascii_lowercase().starts_with("ce-") && scan_header_value(raw).0.is_some()
+            });
+            if !bad_header {
+                wh003.push((format!("request #{}: {e}", d.index), Some(*d)));
+            }
         }
     }
     out.push(verdict(
@@ -688,25 +699,12 @@ pub fn judge(
             }
         }
         gaps_seen += gaps.len();
-        if let Some((g, d)) = gaps.iter().find(|(g, _)| *g < MIN_RETRY_GAP) {
+        let delays: Vec<Duration> = gaps.iter().map(|(g, _)| *g).collect();
+        if let Some((i, why)) = backoff_problem(&delays) {
+            let d = gaps[i].1;
             p7.push((
-                format!(
-                    "{}: retried {} ms after a failure (request #{})",
-                    e.name(),
-                    g.as_millis(),
-                    d.index
-                ),
-                Some(*d),
-            ));
-        } else if gaps.len() >= 2 && gaps[gaps.len() - 1].0 * 2 < gaps[0].0 {
-            p7.push((
-                format!(
-                    "{}: the retry delay shrank from {} ms to {} ms",
-                    e.name(),
-                    gaps[0].0.as_millis(),
-                    gaps[gaps.len() - 1].0.as_millis()
-                ),
-                Some(gaps[gaps.len() - 1].1),
+                format!("{}: {why} (request #{})", e.name(), d.index),
+                Some(d),
             ));
         }
     }
@@ -930,7 +928,7 @@ fn extension_text(ce: &crate::input::CeAttributes, name: &str) -> Option<String>
 
 /// CE-HTTP-004 and CE-HTTP-005, judged on the raw bytes of every `ce-` header: what must be
 /// percent-encoded is, and the hex digits are upper case. The decoder also refuses the worst
-/// of these (raw non-ASCII, a bad `%`), which WH-003 reports; these cases name the rule.
+/// of these (raw non-ASCII, a bad `%`); WH-003 leaves those requests to these cases.
 fn header_encoding(deliveries: &[&Delivery]) -> [CaseResult; 2] {
     let mut headers = 0usize;
     let mut p4 = Vec::new();
@@ -1353,6 +1351,29 @@ fn sequences(evs: &[&Event], manifest: Option<&[ManifestEntry]>) -> CaseResult {
     )
 }
 
+/// SND-007 on the delays between one event's attempts after retryable failures: the first
+/// that came too soon (hammering), or the last when the delay shrank to less than half of the
+/// first by more than the measurement slack. The index is the offending delay's.
+fn backoff_problem(delays: &[Duration]) -> Option<(usize, String)> {
+    if let Some(i) = delays.iter().position(|g| *g < MIN_RETRY_GAP) {
+        return Some((
+            i,
+            format!("retried {} ms after a failure", delays[i].as_millis()),
+        ));
+    }
+    let (first, last) = (*delays.first()?, *delays.last()?);
+    (delays.len() >= 2 && last * 2 < first && first - last > SHRINK_SLACK).then(|| {
+        (
+            delays.len() - 1,
+            format!(
+                "the retry delay shrank from {} ms to {} ms",
+                first.as_millis(),
+                last.as_millis()
+            ),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1371,6 +1392,29 @@ mod tests {
         assert!(bad(b"%zz").is_some());
         assert_eq!(scan_header_value(b"x%c3%A9"), (None, Some(1)));
         assert_eq!(scan_header_value(b"x%C3%a9"), (None, Some(4)));
+    }
+
+    #[test]
+    fn backoff_is_judged_on_the_delays_between_attempts() {
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&m| Duration::from_millis(m))
+                .collect::<Vec<_>>()
+        };
+        // Growing, or steady: backing off.
+        assert_eq!(backoff_problem(&ms(&[20, 40, 80])), None);
+        assert_eq!(backoff_problem(&ms(&[50, 50, 50])), None);
+        assert_eq!(backoff_problem(&[]), None);
+        // Hammering: an attempt at once after a failure.
+        let (i, why) = backoff_problem(&ms(&[30, 2, 60])).expect("too soon");
+        assert_eq!(i, 1);
+        assert!(why.contains("retried 2 ms"), "{why}");
+        // Speeding up: from a second to a tenth of it.
+        let (i, why) = backoff_problem(&ms(&[1000, 500, 100])).expect("shrank");
+        assert_eq!(i, 2);
+        assert!(why.contains("from 1000 ms to 100 ms"), "{why}");
+        // A first delay stretched by a late wake-up is noise, not speeding up.
+        assert_eq!(backoff_problem(&ms(&[90, 40])), None);
     }
 
     #[test]

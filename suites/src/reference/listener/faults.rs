@@ -181,7 +181,8 @@ impl Fault {
             Fault::ForwardRejected => &["LIS-013"],
             Fault::HandshakeWrongOrigin => &["WH-018"],
             Fault::HandshakeNoRate => &["WH-019"],
-            Fault::Handshake404 => &["WH-015", "WH-021"],
+            // A 404 carries no Allow header either (WH-020, SHOULD).
+            Fault::Handshake404 => &["WH-015", "WH-021", "WH-020"],
             Fault::RejectNeedlessPercentEncoding => &["CE-HTTP-007"],
             Fault::BodyWithoutContentType => &["WH-007"],
             Fault::TokenHeaderOnly => &["WH-014"],

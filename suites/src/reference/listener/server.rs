@@ -353,8 +353,17 @@ fn forward_as_received(st: &Shared, headers: &HeaderMap, body: &[u8]) {
         }
         rb = rb.header(n, v);
     }
-    // Structured mode: the same edits on the envelope.
-    if matches!(fault, Some(Fault::StripExtensions | Fault::AlterForwarded)) {
+    // Structured mode: the same edits on the envelope (a binary-mode body is the CDEvent itself,
+    // which these faults leave alone).
+    let structured = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/cloudevents")
+        });
+    if structured && matches!(fault, Some(Fault::StripExtensions | Fault::AlterForwarded)) {
         if let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(&body) {
             if fault == Some(Fault::AlterForwarded) && o.contains_key("time") {
                 o.insert("time".into(), Value::from("2001-01-01T00:00:00Z"));

@@ -128,7 +128,15 @@ impl SenderFault {
         match self {
             // The second event then looks like a redelivery of the first, acknowledged, event
             // with another timestamp, linking to an event that came before it under its id.
-            SenderFault::ReuseId => &["CDE-CTX-012", "SND-001", "SND-003", "SND-004", "SND-009"],
+            // The second event looks like a redelivery of the acknowledged first (SND-016).
+            SenderFault::ReuseId => &[
+                "CDE-CTX-012",
+                "SND-001",
+                "SND-003",
+                "SND-004",
+                "SND-009",
+                "SND-016",
+            ],
             SenderFault::CeTypeMismatch => &["CDE-CE-005"],
             SenderFault::BadTimestamp => &["CDE-CTX-008", "CDE-CE-011"],
             SenderFault::OmitCeSource => &["CDE-CE-001"],
@@ -136,20 +144,24 @@ impl SenderFault {
             SenderFault::NoRetryOn503 => &["SND-006"],
             SenderFault::RetryOn400 => &["SND-005"],
             // The event under its first id is then never acknowledged (at-least-once broken).
-            SenderFault::RetryNewId => &["SND-002", "SND-006"],
+            // The new id is in no manifest (SND-015) and repeats the sequence value (SND-010).
+            SenderFault::RetryNewId => &["SND-002", "SND-006", "SND-010", "SND-015"],
             // `finished` links to `started`, which now comes after it.
             SenderFault::FinishedBeforeStarted => &["SND-008", "SND-009"],
             SenderFault::DanglingLink => &["SND-009"],
             SenderFault::NoBackoff => &["SND-007"],
             SenderFault::IgnoreRetryAfter => &["WH-010"],
-            SenderFault::RawHeaderValues => &["CE-HTTP-004"],
+            // The sink cannot decode raw non-ASCII headers and refuses them: those events are
+            // never acknowledged (SND-006) and never arrive (SND-015).
+            SenderFault::RawHeaderValues => &["CE-HTTP-004", "SND-006", "SND-015"],
             SenderFault::LowercasePercent => &["CE-HTTP-005"],
             SenderFault::UnpaddedSequence => &["SND-010"],
             SenderFault::TraceparentMismatch => &["SND-011"],
             SenderFault::BrokenChain => &["CDE-LNK-007"],
             SenderFault::FollowRedirect => &["WH-005"],
             SenderFault::IgnoreGone => &["WH-008"],
-            SenderFault::RetryOutOfOrder => &["SND-014"],
+            // Re-queued events are retried as soon as their turn comes, without backing off.
+            SenderFault::RetryOutOfOrder => &["SND-014", "SND-007"],
             SenderFault::PutMethod => &["WH-001"],
             SenderFault::UnaskedBatch => &["CE-HTTP-015"],
             // Without Content-Type the data is not declared application/json either.
