@@ -273,7 +273,7 @@ async fn deliver(st: &Shared, req: Request, tally: &mut Tally) -> Response {
         _ => false,
     };
     if forward {
-        forward_as_received(&st, &parts.headers, &bytes);
+        forward_as_received(st, &parts.headers, &bytes);
     }
     if answer.status.is_success() {
         return match fault {

@@ -35,8 +35,6 @@ use crate::wire::{ce_attributes_for, encode, Mode};
 /// The source every reference event carries.
 pub const SOURCE: &str = "https://cdevents-conformance.invalid/reference-sender";
 
-/// The trace the reference sender's binary-mode deliveries belong to (W3C trace context).
-
 /// How to run the reference sender.
 #[derive(Debug, Clone)]
 pub struct SenderConfig {
