@@ -241,3 +241,106 @@ async fn metrics_is_only_get_and_other_gets_are_refused() {
     );
     assert_eq!(m.get("cdevents_request_duration_seconds_count"), Some(&1.0));
 }
+
+/// The reference relay serves the same families, plus its forwarding attempts: every event of a
+/// sink that fails each first attempt once is retried once and delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_relay_counts_what_it_takes_and_forwards() {
+    use cdevents_suites::drivers::sender::{Sink, SinkConfig};
+    use cdevents_suites::faults::FaultPlan;
+    use cdevents_suites::reference::relay::{spawn_reference_relay, Config as RelayConfig};
+
+    let sink = Sink::start(SinkConfig {
+        plan: FaultPlan::parse("503:1,max=1").expect("a plan"),
+        seed: 3,
+        ..SinkConfig::default()
+    })
+    .await
+    .expect("the sink starts");
+    let (addr, _relay) = spawn_reference_relay(RelayConfig {
+        forward: sink.url(),
+        timeout: Duration::from_secs(2),
+        base_backoff: Duration::from_millis(5),
+        ..RelayConfig::default()
+    })
+    .await
+    .expect("the relay starts");
+    let url = format!("http://{addr}/");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("a client");
+    let deployed = event("service.deployed", "relay-a");
+    let created = event("change.created", "relay-b");
+    for (ev, mode) in [
+        (&deployed, Mode::Binary),
+        (&created, Mode::Structured),
+        (&event("pipelinerun.finished", "relay-c"), Mode::Binary),
+    ] {
+        assert_eq!(post(&client, &url, mode, ev).await, 202, "{ev}");
+    }
+    let garbage = client
+        .post(&url)
+        .header("content-type", "application/cloudevents+json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(garbage.status().as_u16(), 400);
+    assert!(
+        sink.wait_for_events(3, Duration::from_secs(10)).await,
+        "the relay forwarded all three"
+    );
+    // The relay counts a forward once the sink's answer is in: poll briefly for the last one.
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .expect("a scrape")
+            .text()
+            .await
+            .expect("a body");
+        if parse(&text).get("cdevents_forwards_total{outcome=\"delivered\"}") == Some(&3.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let m = parse(&text);
+    let get = |k: &str| {
+        m.get(k)
+            .copied()
+            .unwrap_or_else(|| panic!("no `{k}` in\n{text}"))
+    };
+    assert_eq!(get("cdevents_forwards_total{outcome=\"delivered\"}"), 3.0);
+    assert_eq!(get("cdevents_forwards_total{outcome=\"retried\"}"), 3.0);
+    assert_eq!(
+        get("cdevents_requests_total{mode=\"binary\",status=\"202\"}"),
+        2.0
+    );
+    assert_eq!(
+        get("cdevents_requests_total{mode=\"structured\",status=\"202\"}"),
+        1.0
+    );
+    assert_eq!(
+        get("cdevents_requests_total{mode=\"structured\",status=\"400\"}"),
+        1.0
+    );
+    assert_eq!(
+        get("cdevents_events_total{type=\"unknown\",outcome=\"rejected\",reason=\"undecodable\"}"),
+        1.0
+    );
+    assert!(
+        !m.contains_key("cdevents_forwards_total{outcome=\"dead-lettered\"}"),
+        "{text}"
+    );
+    let accepted = |ev: &Value| {
+        format!(
+            "cdevents_events_total{{type=\"{}\",outcome=\"accepted\",reason=\"\"}}",
+            ev["context"]["type"].as_str().unwrap_or("")
+        )
+    };
+    assert_eq!(get(&accepted(&deployed)), 1.0);
+    assert_eq!(get(&accepted(&created)), 1.0);
+}

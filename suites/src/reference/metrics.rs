@@ -48,6 +48,7 @@ pub struct Metrics {
     task_runs: Family<Labels, Counter>,
     artifacts_published: Counter,
     incidents: Family<Labels, Counter>,
+    forwards: Family<Labels, Counter>,
     seen_values: Mutex<HashMap<&'static str, HashSet<String>>>,
 }
 
@@ -80,9 +81,16 @@ impl Metrics {
             task_runs: Family::default(),
             artifacts_published: Counter::default(),
             incidents: Family::default(),
+            forwards: Family::default(),
             seen_values: Mutex::new(HashMap::new()),
             registry: Registry::default(),
         };
+        registry.register(
+            "forwards",
+            "Forwarding attempts to the next hop (relays), by outcome: delivered, retried, \
+             dead-lettered",
+            m.forwards.clone(),
+        );
         registry.register(
             "requests",
             "Deliveries (HTTP requests) received, by content mode and answered status",
@@ -182,6 +190,14 @@ impl Metrics {
         self.latency.observe(took.as_secs_f64());
     }
 
+    /// One forwarding attempt to the next hop (a relay's): `delivered` (a 2xx), `retried` (a
+    /// transient failure, tried again) or `dead-lettered` (given up on).
+    pub fn forward(&self, outcome: &'static str) {
+        self.forwards
+            .get_or_create(&vec![("outcome".to_owned(), outcome.to_owned())])
+            .inc();
+    }
+
     /// A delivery of a source and id seen before.
     pub fn redelivery(&self) {
         self.redeliveries.inc();
@@ -263,6 +279,24 @@ impl Metrics {
         // Writing into a String cannot fail; an encoding error leaves what was written.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// The content mode a delivery claims, from its headers.
+pub fn mode_of(h: &axum::http::HeaderMap) -> &'static str {
+    let ct = h
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ct.starts_with(crate::input::BATCH_JSON) {
+        "batch"
+    } else if ct.starts_with(crate::input::STRUCTURED_JSON) {
+        "structured"
+    } else if h.keys().any(|k| k.as_str().starts_with("ce-")) {
+        "binary"
+    } else {
+        "unknown"
     }
 }
 

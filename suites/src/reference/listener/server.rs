@@ -154,7 +154,7 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     }
     let started = Instant::now();
     let counted = req.method() == Method::POST;
-    let mode = mode_of(req.headers());
+    let mode = metrics::mode_of(req.headers());
     let mut tally = Tally::default();
     let response = deliver(&st, req, &mut tally).await;
     if counted {
@@ -172,24 +172,6 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
         st.metrics.request(mode, status.as_u16(), started.elapsed());
     }
     response
-}
-
-/// The content mode a delivery claims, from its headers.
-fn mode_of(h: &HeaderMap) -> &'static str {
-    let ct = h
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if ct.starts_with(crate::input::BATCH_JSON) {
-        "batch"
-    } else if ct.starts_with(crate::input::STRUCTURED_JSON) {
-        "structured"
-    } else if h.keys().any(|k| k.as_str().starts_with("ce-")) {
-        "binary"
-    } else {
-        "unknown"
-    }
 }
 
 /// Why a delivery was refused, from its status, when no event was judged.

@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +32,7 @@ use tokio::sync::Semaphore;
 
 use crate::drivers::relay::DeadLetter;
 use crate::input::{decode_http_body, Envelope, Limits, Location};
+use crate::reference::metrics::{self, Metrics};
 use crate::wire::{encode, Mode};
 
 /// How the reference relay runs.
@@ -102,6 +104,7 @@ struct Shared {
     client: reqwest::Client,
     queues: Mutex<Queues>,
     in_flight: Semaphore,
+    metrics: Metrics,
 }
 
 impl Shared {
@@ -143,6 +146,7 @@ pub async fn spawn_reference_relay(config: Config) -> std::io::Result<(SocketAdd
         cfg: config,
         client,
         queues: Mutex::new(Queues::default()),
+        metrics: Metrics::new(),
     });
     let app = Router::new().fallback(handle).with_state(shared);
     let task = tokio::spawn(async move {
@@ -162,8 +166,17 @@ fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
 }
 
 async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
+    let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     match (&parts.method, parts.uri.path()) {
+        (&Method::GET, metrics::PATH) => {
+            return (
+                StatusCode::OK,
+                [("content-type", metrics::CONTENT_TYPE)],
+                st.metrics.encode(),
+            )
+                .into_response();
+        }
         (&Method::GET, "/dead-letters") => {
             let dead = serde_json::to_string(&st.lock().dead).unwrap_or_else(|_| "[]".into());
             return (StatusCode::OK, [("content-type", "application/json")], dead).into_response();
@@ -178,6 +191,15 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
         (&Method::POST, _) => {}
         _ => return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST, OPTIONS")]).into_response(),
     }
+    let mode = metrics::mode_of(&parts.headers);
+    let answer = take(&st, parts, body).await;
+    st.metrics
+        .request(mode, answer.status().as_u16(), started.elapsed());
+    answer
+}
+
+/// Takes one POSTed delivery: decodes it, queues its events per subject, answers.
+async fn take(st: &Arc<Shared>, parts: http::request::Parts, body: Body) -> Response {
     let bytes = match tokio::time::timeout(
         Duration::from_secs(10),
         Limited::new(body, st.cfg.max_body).collect(),
@@ -214,7 +236,10 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     for it in items {
         match it.result {
             Ok(e) => envelopes.push(e),
-            Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
+            Err(e) => {
+                st.metrics.rejected("", "undecodable");
+                return problem(StatusCode::BAD_REQUEST, e.to_string());
+            }
         }
     }
     if envelopes.is_empty() {
@@ -223,7 +248,9 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     let single = envelopes.len() == 1;
     let fault = st.cfg.fault;
     let mut jobs = Vec::new();
+    let mut taken = Vec::with_capacity(envelopes.len());
     for env in envelopes {
+        taken.push(env.cdevent.clone());
         let (id, source, key) = identity(&env);
         // Forwarded as received, unless a fault changes it or it came in a batch (then each
         // event goes on alone, in binary mode).
@@ -283,6 +310,9 @@ async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     }
     for key in spawn {
         tokio::spawn(drain_subject(st.clone(), key));
+    }
+    for cdevent in &taken {
+        st.metrics.accepted(cdevent);
     }
     StatusCode::ACCEPTED.into_response()
 }
@@ -425,7 +455,10 @@ async fn forward(st: &Shared, job: &Job) {
         attempt += 1;
         let (status, retry_after, why) = send_once(st, job).await;
         let transient = match status {
-            Some(200..=299) => return,
+            Some(200..=299) => {
+                st.metrics.forward("delivered");
+                return;
+            }
             Some(408 | 429 | 500..=599) | None => true,
             Some(_) => false,
         };
@@ -440,6 +473,7 @@ async fn forward(st: &Shared, job: &Job) {
             } else {
                 format!("refused downstream: {why}")
             };
+            st.metrics.forward("dead-lettered");
             let mut q = st.lock();
             if q.dead.len() < MAX_DEAD_LETTERS {
                 q.dead.push(DeadLetter {
@@ -451,6 +485,7 @@ async fn forward(st: &Shared, job: &Job) {
             }
             return;
         }
+        st.metrics.forward("retried");
         let step = st
             .cfg
             .base_backoff
