@@ -175,6 +175,12 @@ impl RunReporter {
         }
     }
 
+    /// Counts the run's time from `at` (a suite that judges after the run, like the relay's,
+    /// starts its reporter at the end).
+    pub fn started_at(&mut self, at: Instant) {
+        self.started = at;
+    }
+
     /// Records a run-wide observation (e.g. relay delivery statistics) for every report.
     pub fn observation(&mut self, observation: Observation) -> anyhow::Result<()> {
         if let Some(w) = &mut self.jsonl {

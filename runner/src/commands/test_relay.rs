@@ -225,6 +225,7 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
         ordering: args.ordering,
     };
     let spec = args.spec.unwrap_or(SpecVersion::DEFAULT);
+    let run_started = std::time::Instant::now();
     let harness = Harness::start(RelayConfig {
         target: target.clone(),
         listen: args.listen,
@@ -327,6 +328,7 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
         .map(|a| shell_quote(&a))
         .collect();
     let mut reporter = RunReporter::start(header, *args.reports, args.quiet, args.verbose)?;
+    reporter.started_at(run_started);
     for mut c in judgement.cases {
         let keep = filters.is_empty()
             || filters.iter().any(|f| c.case.starts_with(f.as_str()))

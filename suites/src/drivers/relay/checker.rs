@@ -132,6 +132,10 @@ impl Observed {
 
     /// One sentence, e.g. "observed at-least-once: 0 lost, 12 duplicated of 10,000".
     pub fn sentence(&self) -> String {
+        if self.acked == 0 {
+            // No acknowledged event: no guarantee or order can be observed at all.
+            return "observed nothing: the intermediary acknowledged no event".to_owned();
+        }
         let mut s = format!(
             "observed {}: {} lost, {} duplicated of {}; order {} ({} per-subject inversions, {} overall)",
             self.guarantee(),
