@@ -273,6 +273,17 @@ impl Metrics {
         }
     }
 
+    /// The `GET /metrics` answer: the exposition, with its content type.
+    pub fn respond(&self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        (
+            axum::http::StatusCode::OK,
+            [("content-type", CONTENT_TYPE)],
+            self.encode(),
+        )
+            .into_response()
+    }
+
     /// The exposition text (`# EOF` terminated).
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -28,6 +28,7 @@ use crate::input::{
     decode_batch, decode_binary, decode_structured, Envelope, InputError, Limits, Location,
 };
 use crate::reference::metrics::{self, Metrics};
+use crate::reference::problem;
 use crate::wire::percent_encode_header_value;
 
 /// How the reference listener behaves.
@@ -131,26 +132,11 @@ pub async fn spawn_reference_listener(
     Ok((addr, ListenerHandle { task }))
 }
 
-fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
-    let body = json!({ "status": status.as_u16(), "detail": detail.into() });
-    (
-        status,
-        [("content-type", "application/problem+json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
 /// `GET /metrics` answers the metrics (never counted, never judged as an event endpoint);
 /// everything else is a delivery, timed and counted.
 async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     if req.method() == Method::GET && req.uri().path() == metrics::PATH {
-        return (
-            StatusCode::OK,
-            [("content-type", metrics::CONTENT_TYPE)],
-            st.metrics.encode(),
-        )
-            .into_response();
+        return st.metrics.respond();
     }
     let started = Instant::now();
     let counted = req.method() == Method::POST;

@@ -33,6 +33,7 @@ use tokio::sync::Semaphore;
 use crate::drivers::relay::DeadLetter;
 use crate::input::{decode_http_body, Envelope, Limits, Location};
 use crate::reference::metrics::{self, Metrics};
+use crate::reference::problem;
 use crate::wire::{encode, Mode};
 
 /// How the reference relay runs.
@@ -155,27 +156,12 @@ pub async fn spawn_reference_relay(config: Config) -> std::io::Result<(SocketAdd
     Ok((addr, RelayHandle { task }))
 }
 
-fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
-    let body = json!({ "status": status.as_u16(), "detail": detail.into() });
-    (
-        status,
-        [("content-type", "application/problem+json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
 async fn handle(State(st): State<Arc<Shared>>, req: Request) -> Response {
     let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     match (&parts.method, parts.uri.path()) {
         (&Method::GET, metrics::PATH) => {
-            return (
-                StatusCode::OK,
-                [("content-type", metrics::CONTENT_TYPE)],
-                st.metrics.encode(),
-            )
-                .into_response();
+            return st.metrics.respond();
         }
         (&Method::GET, "/dead-letters") => {
             let dead = serde_json::to_string(&st.lock().dead).unwrap_or_else(|_| "[]".into());
