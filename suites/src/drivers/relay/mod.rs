@@ -19,7 +19,10 @@ pub use checker::{
     check, observe, thousands, Claims, DeadLetter, Judgement, Observed, CASES, MIN_EVENTS,
 };
 pub use history::{EventRecord, Field, History, Shape};
-pub use stream::{Planned, Stream, StreamError, SEQ_EXTENSION, SOURCE};
+pub use stream::{
+    Kind, Planned, Stream, StreamError, CHARSET_CONTENT_TYPE, PERCENT_EXTENSION, PERCENT_VALUE,
+    SEQ_EXTENSION, SOURCE,
+};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
@@ -31,7 +34,7 @@ use cdevents_schemas::SpecVersion;
 use crate::drivers::listener::{Client, SendError, Target};
 use crate::drivers::sender::{Delivery, Observer, Ordering, Sink, SinkConfig};
 use crate::faults::FaultPlan;
-use crate::wire::{encode, Mode};
+use crate::wire::Mode;
 
 /// How to run the relay suite.
 #[derive(Debug, Clone)]
@@ -278,7 +281,7 @@ impl Harness {
                     }
                     let p = stream.event(seq);
                     let digest = Shape::digest_of(Some(&p.ce), &p.event);
-                    let req = encode(cfg.mode, &[(p.ce, p.event)]);
+                    let req = Stream::request(p, cfg.mode);
                     let mut last = String::new();
                     let mut acked = false;
                     for attempt in 0..cfg.max_attempts.max(1) {

@@ -20,13 +20,48 @@ use serde_json::{json, Value};
 use crate::drivers::sender::LIFECYCLES;
 use crate::generators::sample;
 use crate::input::CeAttributes;
-use crate::wire::ce_attributes_for;
+use crate::wire::{ce_attributes_for, encode, Mode, WireRequest};
 
 /// The source every relay-suite event carries.
 pub const SOURCE: &str = "https://cdevents-conformance.invalid/relay-suite";
 /// The extension attribute carrying the sequence number (a string, so that it reads the same
 /// in binary and structured mode).
 pub const SEQ_EXTENSION: &str = "conformanceseq";
+
+/// The extension attribute whose value must survive percent-encoding (CE-HTTP-010): it holds
+/// an escape-like `%41` and a literal `%`, so decoding once too often turns it into `A`.
+pub const PERCENT_EXTENSION: &str = "conformancepct";
+/// The value of [`PERCENT_EXTENSION`] as sent (in a `ce-` header it goes percent-encoded once:
+/// `%2541%20is%20A...`).
+pub const PERCENT_VALUE: &str = "%41 is A; 50% is half";
+/// The `datacontenttype` of [`Kind::Charset`] events: not the default, with a parameter.
+pub const CHARSET_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+/// The largest wire size (request line, headers and body) of a [`Kind::Large`] event, in
+/// either mode: under the 64 KiB an intermediary must forward (REL-007).
+pub const LARGE_WIRE_MAX: usize = 64 * 1024;
+/// How far under [`LARGE_WIRE_MAX`] a large event's body is cut: room for the request line,
+/// the headers and an intermediary's own headers.
+const LARGE_HEADROOM: usize = 1536;
+/// Large events per 1,000 of the stream: few, so that they do not slow a run down.
+const LARGE_PER_THOUSAND: [u64; 2] = [0, 61];
+
+/// What is special about an event of the stream: most are [`Kind::Plain`]; a few per twenty
+/// test how an intermediary carries `datacontenttype` and `ce-` header values, and two per
+/// thousand its size limit. Pure in `(seed, seq)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `datacontenttype` `application/json`, nothing else special.
+    Plain,
+    /// `customData` padded so that the event is just under 64 KiB on the wire (REL-007).
+    Large,
+    /// No `datacontenttype` (structured mode: no attribute; binary mode: no `Content-Type`):
+    /// an intermediary changing the mode sets the implied `application/json` (REL-010).
+    NoDataContentType,
+    /// `datacontenttype` [`CHARSET_CONTENT_TYPE`]: kept whatever the mode (CE-HTTP-003).
+    Charset,
+    /// Carries [`PERCENT_EXTENSION`] (CE-HTTP-010).
+    Percent,
+}
 
 /// Why the stream cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +210,41 @@ impl Stream {
         format!("{}{:012x}", self.prefix, seq & 0xffff_ffff_ffff)
     }
 
+    /// What is special about event `seq`.
+    pub fn kind(&self, seq: u64) -> Kind {
+        let offset = self.seed % 29 + 3;
+        if LARGE_PER_THOUSAND.contains(&((seq % 1000).wrapping_sub(offset))) {
+            return Kind::Large;
+        }
+        match (seq + self.seed) % 20 {
+            4 => Kind::NoDataContentType,
+            9 => Kind::Charset,
+            14 => Kind::Percent,
+            _ => Kind::Plain,
+        }
+    }
+
+    /// The large events of the stream, in order.
+    pub fn large(&self) -> impl Iterator<Item = u64> + '_ {
+        let offset = self.seed % 29 + 3;
+        (0..self.count.div_ceil(1000))
+            .flat_map(move |k| LARGE_PER_THOUSAND.map(|d| k * 1000 + offset + d))
+            .filter(move |&s| s < self.count)
+    }
+
+    /// The request that sends event `p` in `mode`: as [`encode`] writes it, except that an
+    /// event without `datacontenttype` goes in binary mode without `Content-Type`, as the
+    /// binding maps an absent attribute.
+    pub fn request(p: Planned, mode: Mode) -> WireRequest {
+        let none = p.ce.datacontenttype.is_none();
+        let mut req = encode(mode, &[(p.ce, p.event)]);
+        if none && mode == Mode::Binary {
+            req.headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        }
+        req
+    }
+
     /// The event an id names, if it is one of this stream's.
     pub fn seq_of(&self, id: &str) -> Option<u64> {
         let tail = id.strip_prefix(&self.prefix)?;
@@ -238,6 +308,16 @@ impl Stream {
                 seq + 1
             )),
         );
+        match self.kind(seq) {
+            Kind::Plain => {}
+            Kind::Large => pad(&mut ev, &ce),
+            Kind::NoDataContentType => ce.datacontenttype = None,
+            Kind::Charset => ce.datacontenttype = Some(CHARSET_CONTENT_TYPE.to_owned()),
+            Kind::Percent => {
+                ce.extensions
+                    .insert(PERCENT_EXTENSION.to_owned(), json!(PERCENT_VALUE));
+            }
+        }
         Planned {
             seq,
             subject,
@@ -245,6 +325,24 @@ impl Stream {
             event: ev,
         }
     }
+}
+
+/// Pads `customData.relaySuite.pad` so that the event, in either mode, is just under
+/// [`LARGE_WIRE_MAX`] on the wire. The pad is ASCII, so its length is its size in both.
+fn pad(ev: &mut Value, ce: &CeAttributes) {
+    let without = encode(Mode::Structured, &[(ce.clone(), ev.clone())]);
+    let head: usize = without
+        .headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 4)
+        .sum();
+    // `"pad":""` and its comma; the binary mode's ce- headers are no longer than the
+    // structured envelope's attributes plus the headroom.
+    let used = without.body.len() + head + 9;
+    let room = LARGE_WIRE_MAX.saturating_sub(LARGE_HEADROOM + used);
+    let unit = "0123456789abcdef";
+    let text: String = unit.chars().cycle().take(room).collect();
+    ev["customData"]["relaySuite"]["pad"] = json!(text);
 }
 
 #[cfg(test)]
@@ -314,5 +412,59 @@ mod tests {
                 a.event
             );
         }
+    }
+
+    #[test]
+    fn a_few_events_of_each_kind_and_large_ones_just_under_64_kib() {
+        use crate::wire::raw_request;
+        let s = stream(1200);
+        let kinds: Vec<Kind> = (0..s.len()).map(|q| s.kind(q)).collect();
+        let large: Vec<u64> = s.large().collect();
+        assert_eq!(large.len(), 4, "two per thousand: {large:?}");
+        for (q, k) in kinds.iter().enumerate() {
+            assert_eq!(*k == Kind::Large, large.contains(&(q as u64)), "#{q}");
+        }
+        for k in [Kind::NoDataContentType, Kind::Charset, Kind::Percent] {
+            let n = kinds.iter().filter(|x| **x == k).count();
+            assert!((55..=65).contains(&n), "{k:?}: {n}");
+        }
+        let registry = cdevents_schemas::Registry::embedded().unwrap();
+        for &q in &large {
+            let p = s.event(q);
+            let t = p.event["context"]["type"].as_str().unwrap().to_owned();
+            assert!(registry
+                .validate(SpecVersion::DEFAULT, &t, &p.event)
+                .unwrap()
+                .is_valid());
+            for mode in [Mode::Binary, Mode::Structured] {
+                let wire = raw_request(&Stream::request(p.clone(), mode), "127.0.0.1:65535", "/");
+                assert!(
+                    (LARGE_WIRE_MAX - 4096..=LARGE_WIRE_MAX).contains(&wire.len()),
+                    "#{q} {mode}: {} bytes",
+                    wire.len()
+                );
+            }
+        }
+        // Binary mode maps an absent datacontenttype to no Content-Type; the others keep it.
+        let q = (0..s.len())
+            .find(|&q| s.kind(q) == Kind::NoDataContentType)
+            .unwrap();
+        let req = Stream::request(s.event(q), Mode::Binary);
+        assert_eq!(req.header("content-type"), None);
+        assert!(Stream::request(s.event(q), Mode::Structured)
+            .header("content-type")
+            .is_some());
+        let q = (0..s.len()).find(|&q| s.kind(q) == Kind::Charset).unwrap();
+        assert_eq!(
+            Stream::request(s.event(q), Mode::Binary).header("content-type"),
+            Some(CHARSET_CONTENT_TYPE)
+        );
+        let q = (0..s.len()).find(|&q| s.kind(q) == Kind::Percent).unwrap();
+        let req = Stream::request(s.event(q), Mode::Binary);
+        assert_eq!(
+            req.header("ce-conformancepct"),
+            Some("%2541%20is%20A;%2050%25%20is%20half"),
+            "percent-encoded once"
+        );
     }
 }
