@@ -125,6 +125,12 @@ fn media_type(s: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// `datacontenttype`, or the `application/json` an absent one implies (the data is JSON): an
+/// intermediary setting the implied type explicitly (REL-010) changes nothing.
+fn implied(ce: &CeAttributes) -> &str {
+    ce.datacontenttype.as_deref().unwrap_or("application/json")
+}
+
 fn instant(s: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| {
@@ -181,8 +187,7 @@ impl Shape {
                 ce.and_then(|c| c.time.as_deref())
                     .map(|t| Value::String(instant(t)))
                     .unwrap_or(Value::Null),
-                ce.and_then(|c| c.datacontenttype.as_deref())
-                    .map(|t| Value::String(media_type(t)))
+                ce.map(|c| Value::String(media_type(implied(c))))
                     .unwrap_or(Value::Null),
                 opt(ce.map(|c| &c.dataschema)),
                 traceparent,
@@ -211,12 +216,7 @@ impl Shape {
             ce.and_then(|c| c.time.as_deref()).map(instant).as_deref(),
             &mut h,
         );
-        string(
-            ce.and_then(|c| c.datacontenttype.as_deref())
-                .map(media_type)
-                .as_deref(),
-            &mut h,
-        );
+        string(ce.map(|c| media_type(implied(c))).as_deref(), &mut h);
         string(ce.and_then(|c| c.dataschema.as_deref()), &mut h);
         let ext = ce.map(|c| &c.extensions);
         string(
@@ -429,6 +429,8 @@ pub struct History {
     pub acked: u64,
     /// How long the run took, in microseconds (set when it ends).
     pub elapsed_us: u64,
+    /// How deliveries carried `datacontenttype` and `ce-` header values.
+    pub carried: super::carried::Carried,
     next_pos: u64,
 }
 
@@ -530,6 +532,14 @@ mod tests {
         ce2.datacontenttype = Some("application/json; charset=utf-8".into());
         let (a, b) = (Shape::of(Some(&ce), &ev), Shape::of(Some(&ce2), &reordered));
         assert_eq!(a.diff_mask(&b), 0);
+        let mut absent = ce.clone();
+        absent.datacontenttype = None;
+        assert_eq!(
+            Shape::of(Some(&absent), &ev).diff_mask(&a),
+            0,
+            "an absent datacontenttype is the implied application/json"
+        );
+        assert_eq!(Shape::digest_of(Some(&absent), &ev), a.digest());
         assert_eq!(a.digest(), b.digest());
         assert_eq!(Shape::digest_of(Some(&ce2), &reordered), a.digest());
     }

@@ -11,6 +11,7 @@
 //! events is the order they were generated in. With a `total` ordering claim the kit sends one
 //! event at a time, for the same reason over all events.
 
+pub mod carried;
 pub mod checker;
 pub mod history;
 pub mod stream;
@@ -131,7 +132,13 @@ fn micros(since: Instant) -> u64 {
     since.elapsed().as_micros() as u64
 }
 
-fn observe_delivery(stream: &Stream, history: &Mutex<History>, started: Instant, d: &Delivery) {
+fn observe_delivery(
+    stream: &Stream,
+    history: &Mutex<History>,
+    started: Instant,
+    sent_mode: Mode,
+    d: &Delivery,
+) {
     let at = micros(started);
     if d.events.is_empty() {
         lock(history).undecodable += 1;
@@ -163,6 +170,9 @@ fn observe_delivery(stream: &Stream, history: &Mutex<History>, started: Instant,
             }
         }
         let mut h = lock(history);
+        if d.acknowledged() {
+            h.carried.observe(stream, seq, sent_mode, &e.envelope);
+        }
         h.arrived(seq, at, d.status, d.fault.kind(), mask);
         if let Some(x) = example {
             if h.wants_mutation_example() {
@@ -188,7 +198,7 @@ impl Harness {
         )?);
         let history = Arc::new(Mutex::new(History::new(cfg.count as usize)));
         let started = Instant::now();
-        let (s, h) = (stream.clone(), history.clone());
+        let (s, h, mode) = (stream.clone(), history.clone(), cfg.mode);
         let sink = Sink::start(SinkConfig {
             listen: cfg.listen,
             plan: cfg.plan.clone(),
@@ -196,7 +206,7 @@ impl Harness {
             max_body: 1 << 20,
             retain: false,
             observer: Some(Observer(Arc::new(move |d: &Delivery| {
-                observe_delivery(&s, &h, started, d)
+                observe_delivery(&s, &h, started, mode, d)
             }))),
             ..SinkConfig::default()
         })
