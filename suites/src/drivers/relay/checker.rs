@@ -37,6 +37,10 @@ pub const CASES: &[(&str, &str)] = &[
     ("REL-011", "traceparent"),
     ("REL-008", "redelivery"),
     ("REL-009", "dead-letter"),
+    ("REL-007", "large-events"),
+    ("REL-010", "implied-datacontenttype"),
+    ("CE-HTTP-003", "content-type-kept"),
+    ("CE-HTTP-010", "header-percent-decoding"),
 ];
 
 /// What the intermediary claims.
@@ -774,11 +778,200 @@ pub fn check(
         }
     });
 
+    cases.push(large_events(h, stream));
+    cases.extend(carried_cases(h, stream));
+
     Judgement {
         cases,
         observation: observation(h, &o, stream),
         observed: o,
     }
+}
+
+/// The fields a large event must arrive with unchanged: its data.
+const DATA_FIELDS: u16 = 1 << (Field::Context as u16)
+    | 1 << (Field::CdSubject as u16)
+    | 1 << (Field::CustomData as u16)
+    | 1 << (Field::Data as u16);
+
+/// REL-007: the large events fared as well as the others. A large event counts against it
+/// when it met a fate no other event met: never acknowledged while all others were, lost
+/// while no other was, or its data changed while no other's was. (A relay that loses or
+/// changes events whatever their size breaks REL-001 or REL-005, not this.)
+fn large_events(h: &History, stream: &Stream) -> CaseResult {
+    const ID: &str = "REL-007";
+    const SUFFIX: &str = "large-events";
+    let recs = &h.records;
+    let large: Vec<u64> = stream
+        .large()
+        .filter(|&s| recs.get(s as usize).is_some_and(|r| r.sends > 0))
+        .collect();
+    if large.is_empty() {
+        return case(
+            ID,
+            SUFFIX,
+            Status::Skipped,
+            "no event near 64 KiB was sent (the stream has two per 1,000 events)",
+        );
+    }
+    let fate = |r: &EventRecord| {
+        (
+            !r.acked(),
+            r.acked() && !r.delivered() && !r.refused,
+            r.mutated & DATA_FIELDS != 0,
+        )
+    };
+    let mut others = (false, false, false);
+    for (s, r) in recs.iter().enumerate() {
+        if r.sends > 0 && stream.kind(s as u64) != super::Kind::Large {
+            let f = fate(r);
+            others = (others.0 || f.0, others.1 || f.1, others.2 || f.2);
+        }
+    }
+    let pick = |which: fn(&(bool, bool, bool)) -> bool| -> Vec<u64> {
+        large
+            .iter()
+            .copied()
+            .filter(|&s| which(&fate(&recs[s as usize])))
+            .collect()
+    };
+    let mut problems = Vec::new();
+    if !others.0 {
+        let v = pick(|f| f.0);
+        if !v.is_empty() {
+            problems.push(format!(
+                "{} of them were never acknowledged (the intermediary refused them), though every smaller event was: {}",
+                v.len(),
+                ids(stream, v.iter().copied())
+            ));
+        }
+    }
+    if !others.1 {
+        let v = pick(|f| f.1);
+        if !v.is_empty() {
+            problems.push(format!(
+                "{} of them were acknowledged and never delivered, though no smaller event was lost: {}",
+                v.len(),
+                ids(stream, v.iter().copied())
+            ));
+        }
+    }
+    if !others.2 {
+        let v = pick(|f| f.2);
+        if !v.is_empty() {
+            problems.push(format!(
+                "{} of them arrived with their data changed (cut?), though no smaller event's was: {}",
+                v.len(),
+                ids(stream, v.iter().copied())
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return case(
+            ID,
+            SUFFIX,
+            Status::Passed,
+            format!(
+                "{} events just under 64 KiB on the wire fared as well as the others: {}",
+                large.len(),
+                ids(stream, large.iter().copied())
+            ),
+        );
+    }
+    let mut c = case(
+        ID,
+        SUFFIX,
+        Status::Failed,
+        format!(
+            "of {} events just under 64 KiB on the wire, {}",
+            large.len(),
+            problems.join("; ")
+        ),
+    );
+    c.expected = Some("events up to 64 KiB acknowledged and delivered whole".into());
+    c.actual = Some(problems.len().to_string() + " kinds of failure, large events only");
+    c
+}
+
+/// REL-010, CE-HTTP-003 and CE-HTTP-010, from what the deliveries carried.
+fn carried_cases(h: &History, stream: &Stream) -> Vec<CaseResult> {
+    let c = &h.carried;
+    let n = thousands;
+    let one = |id: &str,
+               suffix: &str,
+               judged: u64,
+               breaches: &super::carried::Breaches,
+               skip: &str,
+               pass: String,
+               fail: &str,
+               expected: &str| {
+        if judged == 0 {
+            return case(id, suffix, Status::Skipped, skip.to_owned());
+        }
+        if breaches.is_empty() {
+            return case(id, suffix, Status::Passed, pass);
+        }
+        let examples: Vec<String> = breaches
+            .examples
+            .iter()
+            .map(|(s, what)| format!("{} (#{s}): {what}", stream.id(*s)))
+            .collect();
+        let mut r = case(
+            id,
+            suffix,
+            Status::Failed,
+            format!(
+                "{} of {judged} deliveries {fail}: {}",
+                n(breaches.deliveries),
+                examples.join("; ")
+            ),
+        );
+        r.expected = Some(expected.to_owned());
+        r.actual = Some(format!("{} deliveries", n(breaches.deliveries)));
+        r
+    };
+    vec![
+        one(
+            "REL-010",
+            "implied-datacontenttype",
+            c.implied_judged,
+            &c.implied_missing,
+            "no event sent without datacontenttype arrived in the other mode (binary vs JSON format); run the intermediary so that it changes the mode, or send with --mode structured",
+            format!(
+                "all {} deliveries in the other mode of events sent without datacontenttype carried application/json explicitly",
+                n(c.implied_judged)
+            ),
+            "of events sent without datacontenttype arrived in the other mode without one",
+            "the implied application/json set explicitly",
+        ),
+        one(
+            "CE-HTTP-003",
+            "content-type-kept",
+            c.mode_changes,
+            &c.type_changed,
+            "no delivery arrived in the other mode (binary vs JSON format) than it was sent in",
+            format!(
+                "all {} deliveries in the other mode kept the data's type (Content-Type ↔ datacontenttype)",
+                n(c.mode_changes)
+            ),
+            "in the other mode lost or changed the data's type",
+            "binary Content-Type written to datacontenttype, and back",
+        ),
+        one(
+            "CE-HTTP-010",
+            "header-percent-decoding",
+            c.percent_judged,
+            &c.percent_wrong,
+            "no delivery carried the percent-escaped extension through a ce- header (send in binary mode)",
+            format!(
+                "all {} deliveries carried {} exactly as sent, decoded once",
+                n(c.percent_judged),
+                super::PERCENT_EXTENSION
+            ),
+            "carried a value percent-decoded more or less than once",
+            "a single round of percent-decoding",
+        ),
+    ]
 }
 
 fn observation(h: &History, o: &Observed, stream: &Stream) -> Observation {
@@ -1084,6 +1277,100 @@ mod tests {
         assert!(j.cases[0].message.contains("reached the sink"));
         let j = check(&History::new(N as usize), &s, &STRICT, None);
         assert!(j.cases[0].message.contains("acknowledged no event"));
+    }
+
+    #[test]
+    fn large_events_must_fare_as_well_as_the_others() {
+        let s = stream(N);
+        let big = s.large().next().unwrap();
+        let j = check(&history(N, &in_order(N)), &s, &STRICT, None);
+        assert_eq!(
+            status(&j, "REL-007"),
+            Status::Passed,
+            "{}",
+            message(&j, "REL-007")
+        );
+        // Refused at the door (never acknowledged) while every other event was taken.
+        let mut h = History::new(N as usize);
+        for x in 0..N {
+            h.sending(x, 1, x * 10);
+            if x != big {
+                h.acked(x, x * 10 + 1);
+                h.arrived(x, 1000 + x, Some(204), None, 0);
+            }
+        }
+        let j = check(&h, &s, &STRICT, None);
+        assert_eq!(status(&j, "REL-007"), Status::Failed);
+        assert!(message(&j, "REL-007").contains(&format!("{} (#{big})", s.id(big))));
+        assert_eq!(
+            status(&j, "REL-001"),
+            Status::Passed,
+            "not acknowledged: no loss"
+        );
+        // Lost, or cut, while nothing else was: REL-007; lost like others: REL-001 alone.
+        let order: Vec<u64> = (0..N).filter(|&x| x != big).collect();
+        let j = check(&history(N, &order), &s, &STRICT, None);
+        assert_eq!(status(&j, "REL-007"), Status::Failed);
+        let order: Vec<u64> = (0..N).filter(|&x| x != big && x != big + 1).collect();
+        let j = check(&history(N, &order), &s, &STRICT, None);
+        assert_eq!(
+            status(&j, "REL-007"),
+            Status::Passed,
+            "{}",
+            message(&j, "REL-007")
+        );
+        assert_eq!(status(&j, "REL-001"), Status::Failed);
+        let mut h = history(N, &in_order(N));
+        h.arrived(big, 9000, Some(204), None, Field::CustomData.bit());
+        let j = check(&h, &s, &STRICT, None);
+        assert_eq!(status(&j, "REL-007"), Status::Failed);
+        assert!(message(&j, "REL-007").contains("data changed"));
+        // No large event in a short stream: skipped.
+        let s = stream(4);
+        let j = check(&history(4, &in_order(4)), &s, &STRICT, None);
+        assert!(j
+            .cases
+            .iter()
+            .all(|c| c.requirement != "REL-007" || c.status != Status::Passed));
+    }
+
+    #[test]
+    fn what_the_deliveries_carried_is_judged() {
+        let s = stream(N);
+        let mut h = history(N, &in_order(N));
+        let j = check(&h, &s, &STRICT, None);
+        for id in ["REL-010", "CE-HTTP-003", "CE-HTTP-010"] {
+            assert_eq!(status(&j, id), Status::Skipped, "{id}: nothing judged");
+        }
+        h.carried.mode_changes = 5;
+        h.carried.implied_judged = 2;
+        h.carried.percent_judged = 3;
+        let j = check(&h, &s, &STRICT, None);
+        for id in ["REL-010", "CE-HTTP-003", "CE-HTTP-010"] {
+            assert_eq!(status(&j, id), Status::Passed, "{id}");
+        }
+        let q = (0..N)
+            .find(|&q| s.kind(q) == super::super::Kind::Percent)
+            .unwrap();
+        let p = s.event(q);
+        let mut env = crate::input::Envelope {
+            mode: crate::input::ContentMode::Binary,
+            ce: Some(p.ce),
+            content_type: None,
+            cdevent: p.event,
+            raw_data_was_base64: false,
+        };
+        if let Some(ce) = env.ce.as_mut() {
+            ce.extensions.insert(
+                super::super::PERCENT_EXTENSION.into(),
+                serde_json::json!("A is A; 50% is half"),
+            );
+        }
+        h.carried.observe(&s, q, crate::wire::Mode::Binary, &env);
+        let j = check(&h, &s, &STRICT, None);
+        assert_eq!(status(&j, "CE-HTTP-010"), Status::Failed);
+        assert!(message(&j, "CE-HTTP-010").contains(&format!("{} (#{q})", s.id(q))));
+        assert!(message(&j, "CE-HTTP-010").contains("percent-decoded twice"));
     }
 
     #[test]
