@@ -8,17 +8,25 @@ use cdevents_reports::model::Status;
 use cdevents_suites::drivers::relay::{check, Claims, Harness, Judgement, RelayConfig};
 use cdevents_suites::drivers::sender::{Guarantee, Ordering};
 use cdevents_suites::reference::relay::{spawn_reference_relay, Config, RelayFault};
-use cdevents_suites::selftest::roles::run_relay_suite;
+use cdevents_suites::selftest::roles::{run_relay_suite, RelaySetup};
 
 const CLAIMS: Claims = Claims {
     guarantee: Guarantee::ExactlyOnce,
     ordering: Ordering::PerSubject,
 };
 
-async fn run(fault: Option<RelayFault>, plan: &str, count: u64, claims: Claims) -> Judgement {
-    run_relay_suite(fault, plan, count, claims)
+async fn run(setup: RelaySetup, count: u64) -> Judgement {
+    run_relay_suite(&setup, count)
         .await
         .expect("the relay run judges")
+}
+
+fn passed(j: &Judgement) -> Vec<&str> {
+    j.cases
+        .iter()
+        .filter(|c| c.status == Status::Passed)
+        .map(|c| c.requirement.as_str())
+        .collect()
 }
 
 fn failed(j: &Judgement) -> Vec<String> {
@@ -43,7 +51,7 @@ fn errored(j: &Judgement) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_relay_keeps_its_claims_under_transient_faults() {
-    let j = run(None, "transient,delay=100ms,retry-after=0", 200, CLAIMS).await;
+    let j = run(RelaySetup::REFERENCE, 200).await;
     assert_eq!(failed(&j), Vec::<String>::new(), "{:#?}", j.cases);
     assert!(errored(&j).is_empty(), "{:?}", errored(&j));
     let o = &j.observed;
@@ -53,14 +61,21 @@ async fn reference_relay_keeps_its_claims_under_transient_faults() {
         o.transient_faults > 0,
         "the plan must have faulted something"
     );
-    let passed: Vec<&str> = j
-        .cases
-        .iter()
-        .filter(|c| c.status == Status::Passed)
-        .map(|c| c.requirement.as_str())
-        .collect();
+    let passed = passed(&j);
+    // Forwarded in structured mode what the kit sent in binary: the data's type and the
+    // percent-escaped extension crossed, and the large events went through.
     for id in [
-        "REL-001", "REL-002", "REL-003", "REL-005", "REL-006", "REL-008", "REL-011",
+        "REL-001",
+        "REL-002",
+        "REL-003",
+        "REL-005",
+        "REL-006",
+        "REL-007",
+        "REL-008",
+        "REL-010",
+        "REL-011",
+        "CE-HTTP-003",
+        "CE-HTTP-010",
     ] {
         assert!(passed.contains(&id), "{id} not passed: {passed:?}");
     }
@@ -73,8 +88,33 @@ async fn reference_relay_keeps_its_claims_under_transient_faults() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_relay_with_one_lane_keeps_total_order() {
+    let j = run(RelaySetup::TOTAL, 120).await;
+    assert_eq!(failed(&j), Vec::<String>::new(), "{:#?}", j.cases);
+    assert!(errored(&j).is_empty(), "{:?}", errored(&j));
+    assert_eq!(j.observed.total_inversions, 0, "{}", j.observed.sentence());
+    assert_eq!(j.observed.ordering(), "total");
+    let passed = passed(&j);
+    for id in ["REL-001", "REL-002", "REL-003", "REL-004"] {
+        assert!(passed.contains(&id), "{id} not passed: {passed:?}");
+    }
+    // Same mode in and out: the data's type is not judged, the header values are.
+    let skipped = |id: &str| {
+        j.cases
+            .iter()
+            .any(|c| c.requirement == id && c.status == Status::Skipped)
+    };
+    assert!(skipped("CE-HTTP-003") && skipped("REL-010"));
+    assert!(passed.contains(&"CE-HTTP-010"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_relay_under_hostile_faults_dead_letters_and_says_so() {
-    let j = run(None, "hostile,delay=100ms,retry-after=0", 200, CLAIMS).await;
+    let j = run(
+        RelaySetup::REFERENCE.with_plan("hostile,delay=100ms,retry-after=0"),
+        200,
+    )
+    .await;
     assert_eq!(failed(&j), Vec::<String>::new(), "{:#?}", j.cases);
     let o = &j.observed;
     assert!(
@@ -98,7 +138,7 @@ async fn reference_relay_under_hostile_faults_dead_letters_and_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_fault_fails_what_it_breaks() {
     for fault in RelayFault::ALL {
-        let j = run(Some(fault), fault.exposed_by(), 120, CLAIMS).await;
+        let j = run(RelaySetup::fault(fault), 120).await;
         let got = failed(&j);
         let want: Vec<String> = fault.breaks().iter().map(|s| s.to_string()).collect();
         assert_eq!(got, want, "{fault}: {:#?}", j.cases);
@@ -131,7 +171,7 @@ async fn each_fault_fails_what_it_breaks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_too_short_or_into_the_void_is_inconclusive() {
     // Too few events to judge.
-    let j = run(None, "none", 5, CLAIMS).await;
+    let j = run(RelaySetup::REFERENCE.with_plan("none"), 5).await;
     assert_eq!(errored(&j).len(), 1, "{:#?}", j.cases);
     assert!(j.cases.iter().all(|c| c.status != Status::Passed));
     // An intermediary that acknowledges and forwards nowhere: nothing delivered.

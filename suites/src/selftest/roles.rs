@@ -13,7 +13,9 @@ use crate::drivers::relay::{self, check, fetch_dead_letters, Harness, Judgement,
 use crate::drivers::sender::{judge, Claims, Guarantee, Ordering, Sink, SinkConfig};
 use crate::faults::FaultPlan;
 use crate::reference::listener::{spawn_reference_listener, Config, Fault};
-use crate::reference::relay::{self as reference_relay, spawn_reference_relay, RelayFault};
+use crate::reference::relay::{
+    self as reference_relay, spawn_reference_relay, RelayFault, RelayOrdering,
+};
 use crate::reference::sender::{run_reference_sender, SenderConfig, SenderFault};
 use crate::wire::Mode;
 
@@ -40,74 +42,149 @@ pub const RELAY: RoleEntry = RoleEntry {
     plan: relay_plan,
 };
 
-/// What the relay runs claim: the reference relay's promise.
+/// What the relay runs claim: the reference relay's promise (with per-subject lanes).
 pub const RELAY_CLAIMS: relay::Claims = relay::Claims {
     guarantee: Guarantee::ExactlyOnce,
     ordering: Ordering::PerSubject,
 };
 
-/// Events per relay run: enough for every fault to show (drop-every-10th loses 12).
+/// Events per relay run: enough for every fault to show (drop-every-10th loses 12) and to
+/// carry two events near 64 KiB and six of each other special kind.
 const RELAY_EVENTS: u64 = 120;
 
-fn relay_plan() -> Vec<PlannedRun> {
-    let reference = PlannedRun {
-        role: "relay",
+/// One relay run: how the reference relay is started (its fault and options), the sink's
+/// fault plan, and the claims judged. A reference with other options makes other claims:
+/// with `--ordering total` the relay claims total order, and is judged on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelaySetup {
+    /// The promise broken, if any.
+    pub fault: Option<RelayFault>,
+    /// The relay's `--ordering`.
+    pub ordering: RelayOrdering,
+    /// The relay's `--forward-mode` (`None`: as received).
+    pub forward_mode: Option<Mode>,
+    /// The sink's fault plan.
+    pub plan: &'static str,
+    /// What the run claims.
+    pub claims: relay::Claims,
+}
+
+impl RelaySetup {
+    /// The conformant relay with per-subject lanes, forwarding in structured mode what the
+    /// kit sends in binary (so that the data's type must cross), sink faults `transient`.
+    pub const REFERENCE: RelaySetup = RelaySetup {
         fault: None,
-        about: "the conformant reference relay, sink faults `transient`".into(),
-        breaks: &[],
-        start: Box::new(|| {
-            Box::pin(async {
-                run_relay_suite(
-                    None,
-                    "transient,delay=100ms,retry-after=0",
-                    RELAY_EVENTS,
-                    RELAY_CLAIMS,
-                )
-                .await
-                .map(|j| j.cases)
-            }) as RunFuture
+        ordering: RelayOrdering::PerSubject,
+        forward_mode: Some(Mode::Structured),
+        plan: "transient,delay=100ms,retry-after=0",
+        claims: RELAY_CLAIMS,
+    };
+
+    /// The conformant relay with one lane (`--ordering total`), claiming total order.
+    pub const TOTAL: RelaySetup = RelaySetup {
+        fault: None,
+        ordering: RelayOrdering::Total,
+        forward_mode: None,
+        plan: "transient,delay=100ms,retry-after=0",
+        claims: relay::Claims {
+            guarantee: Guarantee::ExactlyOnce,
+            ordering: Ordering::Total,
+        },
+    };
+
+    /// The relay broken by `f`, with the options and sink plan that show it.
+    pub fn fault(f: RelayFault) -> RelaySetup {
+        let ordering = f.ordering();
+        RelaySetup {
+            fault: Some(f),
+            ordering,
+            forward_mode: f.forward_mode(),
+            plan: f.exposed_by(),
+            claims: relay::Claims {
+                guarantee: Guarantee::ExactlyOnce,
+                ordering: match ordering {
+                    RelayOrdering::PerSubject => Ordering::PerSubject,
+                    RelayOrdering::Total => Ordering::Total,
+                },
+            },
+        }
+    }
+
+    /// The same with another sink plan.
+    pub fn with_plan(self, plan: &'static str) -> RelaySetup {
+        RelaySetup { plan, ..self }
+    }
+
+    /// What the self-test says the run is.
+    fn about(&self) -> String {
+        let options = match self.fault {
+            Some(f) => f.options(),
+            None => {
+                let mut v = Vec::new();
+                if self.ordering != RelayOrdering::PerSubject {
+                    v.push(format!("--ordering {}", self.ordering));
+                }
+                if let Some(m) = self.forward_mode {
+                    v.push(format!("--forward-mode {m}"));
+                }
+                v.join(" ")
+            }
+        };
+        let what = match self.fault {
+            Some(f) => f.describe().to_owned(),
+            None => format!(
+                "the conformant reference relay, claiming {} and {} order",
+                self.claims.guarantee, self.claims.ordering
+            ),
+        };
+        let options = if options.is_empty() {
+            String::new()
+        } else {
+            format!("{options}, ")
+        };
+        format!("{what} ({options}sink faults `{}`)", self.plan)
+    }
+}
+
+fn relay_plan() -> Vec<PlannedRun> {
+    let run = |setup: RelaySetup| PlannedRun {
+        role: "relay",
+        fault: setup.fault.map(RelayFault::name),
+        about: setup.about(),
+        breaks: setup.fault.map(RelayFault::breaks).unwrap_or(&[]),
+        start: Box::new(move || {
+            Box::pin(async move { run_relay_suite(&setup, RELAY_EVENTS).await.map(|j| j.cases) })
+                as RunFuture
         }),
     };
-    std::iter::once(reference)
-        .chain(RelayFault::ALL.into_iter().map(|f| PlannedRun {
-            role: "relay",
-            fault: Some(f.name()),
-            about: format!("{} (sink faults `{}`)", f.describe(), f.exposed_by()),
-            breaks: f.breaks(),
-            start: Box::new(move || {
-                Box::pin(async move {
-                    run_relay_suite(Some(f), f.exposed_by(), RELAY_EVENTS, RELAY_CLAIMS)
-                        .await
-                        .map(|j| j.cases)
-                }) as RunFuture
-            }),
-        }))
+    [RelaySetup::REFERENCE, RelaySetup::TOTAL]
+        .into_iter()
+        .chain(RelayFault::ALL.into_iter().map(RelaySetup::fault))
+        .map(run)
         .collect()
 }
 
-/// The relay suite streaming `count` events through a reference relay (conformant or broken
-/// by `fault`) into its sink under the fault plan `plan`, judged against `claims` with the
-/// relay's dead letters.
-pub async fn run_relay_suite(
-    fault: Option<RelayFault>,
-    plan: &str,
-    count: u64,
-    claims: relay::Claims,
-) -> Result<Judgement, String> {
+/// The relay suite streaming `count` events (in binary mode) through a reference relay set
+/// up as `setup` says into its sink, judged against the setup's claims with the relay's
+/// dead letters.
+pub async fn run_relay_suite(setup: &RelaySetup, count: u64) -> Result<Judgement, String> {
     let mut h = Harness::start(RelayConfig {
         count,
         concurrency: 8,
-        plan: FaultPlan::parse(plan).map_err(|e| e.to_string())?,
+        plan: FaultPlan::parse(setup.plan).map_err(|e| e.to_string())?,
         seed: 11,
         timeout: Duration::from_secs(5),
-        ordering: claims.ordering,
+        ordering: setup.claims.ordering,
+        mode: Mode::Binary,
         ..RelayConfig::default()
     })
     .await
     .map_err(|e| format!("cannot start the relay suite's sink: {e}"))?;
     let (addr, _relay) = spawn_reference_relay(reference_relay::Config {
         forward: h.sink_url(),
-        fault,
+        fault: setup.fault,
+        ordering: setup.ordering,
+        forward_mode: setup.forward_mode,
         timeout: Duration::from_millis(300),
         ..reference_relay::Config::default()
     })
@@ -129,7 +206,7 @@ pub async fn run_relay_suite(
     .await
     .map_err(|e| format!("cannot read the dead letters: {e}"))?;
     let (history, stream) = h.finish();
-    Ok(check(&history, &stream, &claims, Some(&dead)))
+    Ok(check(&history, &stream, &setup.claims, Some(&dead)))
 }
 
 fn listener_plan() -> Vec<PlannedRun> {

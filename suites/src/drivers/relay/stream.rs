@@ -236,13 +236,7 @@ impl Stream {
     /// event without `datacontenttype` goes in binary mode without `Content-Type`, as the
     /// binding maps an absent attribute.
     pub fn request(p: Planned, mode: Mode) -> WireRequest {
-        let none = p.ce.datacontenttype.is_none();
-        let mut req = encode(mode, &[(p.ce, p.event)]);
-        if none && mode == Mode::Binary {
-            req.headers
-                .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
-        }
-        req
+        encode_event(mode, p.ce, p.event)
     }
 
     /// The event an id names, if it is one of this stream's.
@@ -325,6 +319,19 @@ impl Stream {
             event: ev,
         }
     }
+}
+
+/// One event as [`encode`] writes it, except that an event without `datacontenttype` goes in
+/// binary mode without `Content-Type` (the binding maps the attribute to the header, so an
+/// absent one to none).
+pub fn encode_event(mode: Mode, ce: CeAttributes, data: Value) -> WireRequest {
+    let none = ce.datacontenttype.is_none();
+    let mut req = encode(mode, &[(ce, data)]);
+    if none && mode == Mode::Binary {
+        req.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+    }
+    req
 }
 
 /// Pads `customData.relaySuite.pad` so that the event, in either mode, is just under

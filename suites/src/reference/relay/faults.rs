@@ -3,6 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::RelayOrdering;
+use crate::wire::Mode;
+
 /// One promise the reference relay breaks on purpose (`--fault NAME`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RelayFault {
@@ -21,6 +24,18 @@ pub enum RelayFault {
     /// Acknowledges before the event is safely stored: one the sink refuses is dropped,
     /// neither delivered nor dead-lettered.
     AckBeforeDurableForward,
+    /// Under `--ordering total`: lets some events overtake the one before them when that one is
+    /// of another subject, so each subject's order holds and the total order does not.
+    InterleaveSubjects,
+    /// Refuses (413) any event over 32 KiB instead of taking it.
+    RefuseLarge,
+    /// Forwards in another mode without `datacontenttype` (nor `Content-Type`).
+    DropDataContentType,
+    /// Forwards in another mode without setting the implied `application/json` on events
+    /// that came without a `datacontenttype`.
+    NoImpliedDataContentType,
+    /// Percent-decodes `ce-` header values twice.
+    DoubleDecode,
 }
 
 /// A `--fault` name that is not one.
@@ -30,7 +45,7 @@ pub struct UnknownRelayFault(pub String);
 
 impl RelayFault {
     /// Every fault.
-    pub const ALL: [RelayFault; 7] = [
+    pub const ALL: [RelayFault; 12] = [
         RelayFault::DropEvery10th,
         RelayFault::Duplicate,
         RelayFault::Reorder,
@@ -38,6 +53,11 @@ impl RelayFault {
         RelayFault::StripExtensions,
         RelayFault::NoRetryOn5xx,
         RelayFault::AckBeforeDurableForward,
+        RelayFault::InterleaveSubjects,
+        RelayFault::RefuseLarge,
+        RelayFault::DropDataContentType,
+        RelayFault::NoImpliedDataContentType,
+        RelayFault::DoubleDecode,
     ];
 
     /// The `--fault` name.
@@ -50,12 +70,17 @@ impl RelayFault {
             RelayFault::StripExtensions => "strip-extensions",
             RelayFault::NoRetryOn5xx => "no-retry-on-5xx",
             RelayFault::AckBeforeDurableForward => "ack-before-durable-forward",
+            RelayFault::InterleaveSubjects => "interleave-subjects",
+            RelayFault::RefuseLarge => "refuse-large",
+            RelayFault::DropDataContentType => "drop-datacontenttype",
+            RelayFault::NoImpliedDataContentType => "no-implied-datacontenttype",
+            RelayFault::DoubleDecode => "double-decode",
         }
     }
 
     /// The requirements the relay suite must fail for it, under the reference relay's own
-    /// claims (exactly-once, per-subject order) and the sink plan of
-    /// [`RelayFault::exposed_by`].
+    /// claims (exactly-once, and the order of [`RelayFault::ordering`]), the sink plan of
+    /// [`RelayFault::exposed_by`] and the kit sending in binary mode.
     pub fn breaks(self) -> &'static [&'static str] {
         match self {
             RelayFault::DropEvery10th => &["REL-001"],
@@ -65,6 +90,12 @@ impl RelayFault {
             RelayFault::StripExtensions => &["REL-006", "REL-011"],
             RelayFault::NoRetryOn5xx => &["REL-001", "REL-008"],
             RelayFault::AckBeforeDurableForward => &["REL-009"],
+            RelayFault::InterleaveSubjects => &["REL-004"],
+            RelayFault::RefuseLarge => &["REL-007"],
+            RelayFault::DropDataContentType => &["CE-HTTP-003", "REL-010"],
+            RelayFault::NoImpliedDataContentType => &["REL-010"],
+            // The extension's value changed, too: REL-006 (optional attributes kept).
+            RelayFault::DoubleDecode => &["CE-HTTP-010", "REL-006"],
         }
     }
 
@@ -75,6 +106,38 @@ impl RelayFault {
             RelayFault::AckBeforeDurableForward => "hostile,delay=200ms",
             _ => "none",
         }
+    }
+
+    /// The ordering the relay runs with (`--ordering`), and claims, to show the fault.
+    pub fn ordering(self) -> RelayOrdering {
+        match self {
+            RelayFault::InterleaveSubjects => RelayOrdering::Total,
+            _ => RelayOrdering::PerSubject,
+        }
+    }
+
+    /// The mode the relay forwards in (`--forward-mode`; `None`: as received) to show the
+    /// fault: the data's type only moves when the mode changes.
+    pub fn forward_mode(self) -> Option<Mode> {
+        match self {
+            RelayFault::DropDataContentType | RelayFault::NoImpliedDataContentType => {
+                Some(Mode::Structured)
+            }
+            _ => None,
+        }
+    }
+
+    /// The relay's options beyond `--fault` that show it, as a command line would say them
+    /// (empty when none).
+    pub fn options(self) -> String {
+        let mut v = Vec::new();
+        if self.ordering() != RelayOrdering::PerSubject {
+            v.push(format!("--ordering {}", self.ordering()));
+        }
+        if let Some(m) = self.forward_mode() {
+            v.push(format!("--forward-mode {m}"));
+        }
+        v.join(" ")
     }
 
     /// The guarantee observed under it, as the checker words it.
@@ -100,6 +163,17 @@ impl RelayFault {
             RelayFault::AckBeforeDurableForward => {
                 "acknowledges before storing safely: an event the sink refuses is dropped, not dead-lettered"
             }
+            RelayFault::InterleaveSubjects => {
+                "claims total order, lets some events overtake the one before of another subject"
+            }
+            RelayFault::RefuseLarge => "refuses (413) events over 32 KiB",
+            RelayFault::DropDataContentType => {
+                "changes the mode and drops datacontenttype (and Content-Type)"
+            }
+            RelayFault::NoImpliedDataContentType => {
+                "changes the mode without setting the implied application/json"
+            }
+            RelayFault::DoubleDecode => "percent-decodes ce- header values twice",
         }
     }
 }

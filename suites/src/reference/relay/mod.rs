@@ -10,13 +10,21 @@
 //! [`DeadLetter`](crate::drivers::relay::DeadLetter) each. When its queue is full it answers
 //! 503 with `Retry-After` and acknowledges nothing. Its queue is in memory: it claims
 //! exactly-once and per-subject order for its own lifetime, not durability across restarts.
+//!
+//! With [`RelayOrdering::Total`] it has one queue for all events, forwarded one at a time in
+//! the order it acknowledged them: it then claims total order. With a forward mode
+//! ([`Config::forward_mode`]) it re-encodes every event in that mode, carrying the data's type
+//! across (`Content-Type` ↔ `datacontenttype`) and setting the implied `application/json`
+//! explicitly on an event that came without one in the other mode.
 
 mod faults;
 
 pub use faults::{RelayFault, UnknownRelayFault};
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,11 +38,49 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
+use crate::drivers::relay::carried::percent_decode_lenient;
+use crate::drivers::relay::stream::encode_event;
 use crate::drivers::relay::DeadLetter;
-use crate::input::{decode_http_body, Envelope, Limits, Location};
+use crate::input::{decode_http_body, ContentMode, Envelope, Limits, Location};
 use crate::reference::metrics::{self, Metrics};
 use crate::reference::problem;
-use crate::wire::{encode, Mode};
+use crate::wire::Mode;
+
+/// The order the reference relay forwards in, and claims.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RelayOrdering {
+    /// One queue per subject (source and subject): a subject's events in order, subjects
+    /// forwarded side by side.
+    #[default]
+    PerSubject,
+    /// One queue: every event in the order acknowledged, one forward at a time.
+    Total,
+}
+
+impl fmt::Display for RelayOrdering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RelayOrdering::PerSubject => "per-subject",
+            RelayOrdering::Total => "total",
+        })
+    }
+}
+
+impl FromStr for RelayOrdering {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "per-subject" => Ok(RelayOrdering::PerSubject),
+            "total" => Ok(RelayOrdering::Total),
+            _ => Err(format!(
+                "unknown ordering `{s}` (expected per-subject or total)"
+            )),
+        }
+    }
+}
+
+/// Bodies over this are refused by [`RelayFault::RefuseLarge`].
+const REFUSE_LARGE_OVER: usize = 32 * 1024;
 
 /// How the reference relay runs.
 #[derive(Debug, Clone)]
@@ -61,6 +107,11 @@ pub struct Config {
     pub queue_limit: usize,
     /// Most forwards in flight at once.
     pub max_in_flight: usize,
+    /// One queue per subject, or one for all.
+    pub ordering: RelayOrdering,
+    /// The mode every event is forwarded in; `None`: as received (a batch's events go on
+    /// one by one in binary mode).
+    pub forward_mode: Option<Mode>,
 }
 
 impl Default for Config {
@@ -77,6 +128,8 @@ impl Default for Config {
             max_retry_after: Duration::from_secs(5),
             queue_limit: 100_000,
             max_in_flight: 64,
+            ordering: RelayOrdering::PerSubject,
+            forward_mode: None,
         }
     }
 }
@@ -86,6 +139,8 @@ const MAX_DEAD_LETTERS: usize = 100_000;
 
 struct Job {
     n: u64,
+    /// Its subject (source and subject), whatever queue it is in.
+    subject: String,
     id: String,
     source: String,
     headers: Vec<(String, String)>,
@@ -207,6 +262,12 @@ async fn take(st: &Arc<Shared>, parts: http::request::Parts, body: Body) -> Resp
         Ok(Err(e)) => return problem(StatusCode::BAD_REQUEST, format!("cannot read: {e}")),
         Ok(Ok(c)) => c.to_bytes(),
     };
+    if st.cfg.fault == Some(RelayFault::RefuseLarge) && bytes.len() > REFUSE_LARGE_OVER {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the fault refuse-large takes no body over {REFUSE_LARGE_OVER} bytes"),
+        );
+    }
     let headers: Vec<(String, Vec<u8>)> = parts
         .headers
         .iter()
@@ -237,16 +298,37 @@ async fn take(st: &Arc<Shared>, parts: http::request::Parts, body: Body) -> Resp
     let mut taken = Vec::with_capacity(envelopes.len());
     for env in envelopes {
         taken.push(env.cdevent.clone());
-        let (id, source, key) = identity(&env);
-        // Forwarded as received, unless a fault changes it or it came in a batch (then each
-        // event goes on alone, in binary mode).
+        let (id, source, subject) = identity(&env);
+        let key = match st.cfg.ordering {
+            RelayOrdering::PerSubject => subject.clone(),
+            RelayOrdering::Total => String::new(),
+        };
+        // Forwarded as received, unless a fault changes it, it came in a batch (then each
+        // event goes on alone, in binary mode) or it goes on in another mode.
+        let target = match (st.cfg.forward_mode, env.mode) {
+            (Some(m), _) => m,
+            (None, ContentMode::Structured) => Mode::Structured,
+            (None, _) => Mode::Binary,
+        };
+        let received = match env.mode {
+            ContentMode::Structured => Some(Mode::Structured),
+            ContentMode::Binary => Some(Mode::Binary),
+            _ => None,
+        };
         let rewrite = !single
+            || received != Some(target)
             || matches!(
                 fault,
-                Some(RelayFault::MutateField | RelayFault::StripExtensions)
+                Some(
+                    RelayFault::MutateField
+                        | RelayFault::StripExtensions
+                        | RelayFault::DoubleDecode
+                        | RelayFault::DropDataContentType
+                        | RelayFault::NoImpliedDataContentType
+                )
             );
         let (hdrs, body) = if rewrite {
-            let req = rewritten(env, fault);
+            let req = rewritten(env, fault, target);
             (req.headers, Bytes::from(req.body))
         } else {
             let hdrs = parts
@@ -266,6 +348,7 @@ async fn take(st: &Arc<Shared>, parts: http::request::Parts, body: Body) -> Resp
             key,
             Job {
                 n: 0,
+                subject,
                 id,
                 source,
                 headers: hdrs,
@@ -303,8 +386,8 @@ async fn take(st: &Arc<Shared>, parts: http::request::Parts, body: Body) -> Resp
     StatusCode::ACCEPTED.into_response()
 }
 
-/// `(id, source, queue key)`: the key is source and subject, so one subject's events go out in
-/// the order they came in.
+/// `(id, source, subject key)`: the key is source and subject, so one subject's events go out
+/// in the order they came in.
 fn identity(env: &Envelope) -> (String, String, String) {
     let s = |ce: Option<&String>, ptr: &str| {
         ce.cloned()
@@ -324,13 +407,31 @@ fn identity(env: &Envelope) -> (String, String, String) {
     (id, source, key)
 }
 
-fn rewritten(env: Envelope, fault: Option<RelayFault>) -> crate::wire::WireRequest {
+/// The event re-encoded in `target`, broken by `fault` if it is one that changes the event.
+fn rewritten(env: Envelope, fault: Option<RelayFault>, target: Mode) -> crate::wire::WireRequest {
     let mut data = env.cdevent;
+    let came_binary = env.mode == ContentMode::Binary;
     let mut ce = env
         .ce
         .unwrap_or_else(|| crate::wire::ce_attributes_for(&data));
+    // Binary mode carries the data's type in Content-Type, the JSON format in the attribute:
+    // moving between them, an absent type becomes the implied one, explicitly (REL-010).
+    if came_binary != (target == Mode::Binary)
+        && ce.datacontenttype.is_none()
+        && fault != Some(RelayFault::NoImpliedDataContentType)
+    {
+        ce.datacontenttype = Some("application/json".to_owned());
+    }
     match fault {
         Some(RelayFault::StripExtensions) => ce.extensions.clear(),
+        Some(RelayFault::DropDataContentType) => ce.datacontenttype = None,
+        Some(RelayFault::DoubleDecode) if came_binary => {
+            for v in ce.extensions.values_mut() {
+                if let Some(s) = v.as_str() {
+                    *v = Value::String(percent_decode_lenient(s));
+                }
+            }
+        }
         Some(RelayFault::MutateField) => {
             let n = crate::faults::event_key(
                 ce.source.as_deref().unwrap_or(""),
@@ -342,7 +443,7 @@ fn rewritten(env: Envelope, fault: Option<RelayFault>) -> crate::wire::WireReque
         }
         _ => {}
     }
-    encode(Mode::Binary, &[(ce, data)])
+    encode_event(target, ce, data)
 }
 
 async fn drain_subject(st: Arc<Shared>, key: String) {
@@ -357,10 +458,15 @@ async fn drain_subject(st: Arc<Shared>, key: String) {
             let Some(job) = queue.front() else {
                 return;
             };
-            let held = st.cfg.fault == Some(RelayFault::Reorder) && job.n % 7 == 0;
+            let held = match st.cfg.fault {
+                Some(RelayFault::Reorder) => job.n % 7 == 0,
+                Some(RelayFault::InterleaveSubjects) => job.n % 7 == 3,
+                _ => false,
+            };
             (
                 Job {
                     n: job.n,
+                    subject: job.subject.clone(),
                     id: job.id.clone(),
                     source: job.source.clone(),
                     headers: job.headers.clone(),
@@ -370,19 +476,30 @@ async fn drain_subject(st: Arc<Shared>, key: String) {
             )
         };
         if held {
-            // The fault: wait for the next event of the subject and send it first.
+            // The fault: wait for the next event of the queue and send it first (reorder:
+            // the queue is the subject's; interleave-subjects: only past another subject's).
             let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
             let mut next = None;
             while tokio::time::Instant::now() < deadline {
                 {
                     let mut q = st.lock();
+                    let mut same_subject = false;
                     if let Some(queue) = q.by_subject.get_mut(&key) {
                         if queue.len() > 1 {
-                            next = queue.remove(1);
+                            if queue[1].subject == job.subject
+                                && st.cfg.fault == Some(RelayFault::InterleaveSubjects)
+                            {
+                                same_subject = true;
+                            } else {
+                                next = queue.remove(1);
+                            }
                         }
                     }
                     if next.is_some() {
                         q.queued -= 1;
+                        break;
+                    }
+                    if same_subject {
                         break;
                     }
                 }
