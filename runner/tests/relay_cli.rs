@@ -158,3 +158,44 @@ fn listing_and_filters() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_relay_claiming_total_order_is_judged_on_it_and_a_mode_change_on_the_data_type() {
+    for (fault, code) in [("", 0), (" --fault interleave-subjects", 1)] {
+        let port = free_port();
+        let trigger = format!(
+            "exec '{BIN}' reference relay --listen 127.0.0.1:{port} --timeout 300ms \
+             --ordering total --forward-mode structured --forward \"$CDEVENTS_SINK_URL\"{fault}"
+        );
+        let target = format!("http://127.0.0.1:{port}/");
+        let (got, out) = test_relay(&[
+            "--target",
+            &target,
+            "--trigger",
+            &trigger,
+            "--guarantee",
+            "exactly-once",
+            "--ordering",
+            "total",
+            "--count",
+            "60",
+        ]);
+        assert_eq!(got, code, "{fault}: {out}");
+        assert!(
+            out.contains("CE-HTTP-003/content-type-kept ... ok"),
+            "{out}"
+        );
+        assert!(
+            out.contains("REL-010/implied-datacontenttype ... ok"),
+            "{out}"
+        );
+        assert!(out.contains("REL-007/large-events ... ok"), "{out}");
+        if code == 0 {
+            assert!(out.contains("REL-004/total-order ... ok"), "{out}");
+        } else {
+            assert!(out.contains("REL-004/total-order ... FAILED"), "{out}");
+            assert!(out.contains("REL-003/per-subject-order ... ok"), "{out}");
+            assert!(out.contains(") arrived before "), "names the events: {out}");
+        }
+    }
+}

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use cdevents_suites::reference::relay::{spawn_reference_relay, Config, RelayFault};
+use cdevents_suites::reference::relay::{spawn_reference_relay, Config, RelayFault, RelayOrdering};
+use cdevents_suites::wire::Mode;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use crate::exit;
 
@@ -12,11 +14,16 @@ const HELP: &str = "\
 Examples:
   cdevents-conformance reference relay --forward http://127.0.0.1:9000/
   cdevents-conformance reference relay --listen 127.0.0.1:7000 --forward $CDEVENTS_SINK_URL --fault duplicate
+  cdevents-conformance reference relay --forward $CDEVENTS_SINK_URL --ordering total
+  cdevents-conformance reference relay --forward $CDEVENTS_SINK_URL --forward-mode structured
   cdevents-conformance reference relay --fault list
 
 It prints its URL, then serves until interrupted. It answers 202 once an event is queued, and
 forwards each subject's events in order, retrying transient failures (5xx, 408, 429, timeouts)
-with backoff and Retry-After; permanent refusals are dead-lettered: GET /dead-letters lists them.";
+with backoff and Retry-After; permanent refusals are dead-lettered: GET /dead-letters lists them.
+With --ordering total it forwards one event at a time, in the order it acknowledged them, and
+claims total order. With --forward-mode it re-encodes every event in that mode, keeping the
+data's type (Content-Type <-> datacontenttype) and setting an absent one to application/json.";
 
 /// `reference relay` options.
 #[derive(Debug, clap::Args)]
@@ -42,6 +49,32 @@ pub struct Args {
     /// Most forwards of one event before it is dead-lettered.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_attempts: u32,
+    /// `per-subject`: one queue per subject, side by side; `total`: one queue, one event at a
+    /// time, in acknowledgement order.
+    #[arg(long, value_name = "ORDER", default_value = "per-subject", value_parser = PossibleValuesParser::new(["per-subject", "total"]).map(|s| ordering(&s)))]
+    pub ordering: RelayOrdering,
+    /// The mode events go on in: `same` (as received), `binary` or `structured`.
+    #[arg(long, value_name = "MODE", default_value = "same", value_parser = PossibleValuesParser::new(["same", "binary", "structured"]).map(|s| forward_mode(&s)))]
+    pub forward_mode: ForwardMode,
+}
+
+fn ordering(s: &str) -> RelayOrdering {
+    match s {
+        "total" => RelayOrdering::Total,
+        _ => RelayOrdering::PerSubject,
+    }
+}
+
+/// `--forward-mode`: `None` is `same`.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardMode(Option<Mode>);
+
+fn forward_mode(s: &str) -> ForwardMode {
+    ForwardMode(match s {
+        "binary" => Some(Mode::Binary),
+        "structured" => Some(Mode::Structured),
+        _ => None,
+    })
 }
 
 /// Runs the command.
@@ -49,8 +82,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let fault = match args.fault.as_deref() {
         Some("list") => {
             for f in RelayFault::ALL {
+                let options = f.options();
+                let with = if options.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with {options}")
+                };
                 anstream::println!(
-                    "{:<28} breaks {:<18} (exposed by --faults {}; observed {}) {}",
+                    "{:<28} breaks {:<25} (exposed by --faults {}{with}; observed {}) {}",
                     f.name(),
                     f.breaks().join(", "),
                     f.exposed_by(),
@@ -76,6 +115,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             fault,
             timeout: args.timeout,
             max_attempts: args.max_attempts.max(1),
+            ordering: args.ordering,
+            forward_mode: args.forward_mode.0,
             ..Config::default()
         })
         .await
