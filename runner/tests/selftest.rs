@@ -84,7 +84,13 @@ fn every_reference_passes_every_fault_fails_exactly_and_coverage_is_reported() {
     assert_eq!(state("CDE-CTX-001").as_deref(), Some("proved-by-fixture"));
     assert_eq!(state("WH-002").as_deref(), Some("not-blackbox"));
     // The relay rules the relay faults prove; REL-010 is a SHOULD, proved all the same.
-    for id in ["REL-004", "REL-007", "REL-010", "CE-HTTP-003", "CE-HTTP-010"] {
+    for id in [
+        "REL-004",
+        "REL-007",
+        "REL-010",
+        "CE-HTTP-003",
+        "CE-HTTP-010",
+    ] {
         assert_eq!(state(id).as_deref(), Some("proved-by-fault"), "{id}");
     }
     // The relay role has a reference per claim it makes: per-subject and total order.
@@ -94,7 +100,10 @@ fn every_reference_passes_every_fault_fails_exactly_and_coverage_is_reported() {
         .filter_map(|r| r["about"].as_str())
         .collect();
     assert_eq!(relay_refs.len(), 2, "{relay_refs:?}");
-    assert!(relay_refs.iter().any(|a| a.contains("total order")), "{relay_refs:?}");
+    assert!(
+        relay_refs.iter().any(|a| a.contains("total order")),
+        "{relay_refs:?}"
+    );
     let mut uncovered = BTreeSet::new();
     for e in entries {
         match e["state"].as_str() {

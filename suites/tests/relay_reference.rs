@@ -9,6 +9,7 @@ use cdevents_suites::drivers::relay::{check, Claims, Harness, Judgement, RelayCo
 use cdevents_suites::drivers::sender::{Guarantee, Ordering};
 use cdevents_suites::reference::relay::{spawn_reference_relay, Config, RelayFault};
 use cdevents_suites::selftest::roles::{run_relay_suite, RelaySetup};
+use cdevents_suites::wire::Mode;
 
 const CLAIMS: Claims = Claims {
     guarantee: Guarantee::ExactlyOnce,
@@ -85,6 +86,41 @@ async fn reference_relay_keeps_its_claims_under_transient_faults() {
         (200, 200, 200, 0)
     );
     assert!(d.latency_ms.max >= d.latency_ms.p50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn structured_in_binary_out_keeps_the_data_type_and_sets_the_implied_one() {
+    let setup = RelaySetup::REFERENCE
+        .with_plan("none")
+        .with_modes(Mode::Structured, Some(Mode::Binary));
+    let j = run(setup, 120).await;
+    assert_eq!(failed(&j), Vec::<String>::new(), "{:#?}", j.cases);
+    let passed = passed(&j);
+    for id in [
+        "REL-010",
+        "CE-HTTP-003",
+        "CE-HTTP-010",
+        "REL-006",
+        "REL-007",
+    ] {
+        assert!(passed.contains(&id), "{id} not passed: {passed:?}");
+    }
+    // The same relay broken: the type dropped on the way to binary mode.
+    let broken = RelaySetup::fault(RelayFault::DropDataContentType)
+        .with_modes(Mode::Structured, Some(Mode::Binary));
+    let j = run(broken, 120).await;
+    assert_eq!(failed(&j), vec!["CE-HTTP-003", "REL-010"], "{:#?}", j.cases);
+    let c = j
+        .cases
+        .iter()
+        .find(|c| c.requirement == "CE-HTTP-003")
+        .unwrap();
+    assert!(
+        c.message
+            .contains("sent in the JSON format with datacontenttype `application/json; charset=utf-8`, arrived in binary mode without Content-Type"),
+        "{}",
+        c.message
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -67,6 +67,8 @@ pub struct RelaySetup {
     pub plan: &'static str,
     /// What the run claims.
     pub claims: relay::Claims,
+    /// The mode the kit sends in.
+    pub send_mode: Mode,
 }
 
 impl RelaySetup {
@@ -78,6 +80,7 @@ impl RelaySetup {
         forward_mode: Some(Mode::Structured),
         plan: "transient,delay=100ms,retry-after=0",
         claims: RELAY_CLAIMS,
+        send_mode: Mode::Binary,
     };
 
     /// The conformant relay with one lane (`--ordering total`), claiming total order.
@@ -90,6 +93,7 @@ impl RelaySetup {
             guarantee: Guarantee::ExactlyOnce,
             ordering: Ordering::Total,
         },
+        send_mode: Mode::Binary,
     };
 
     /// The relay broken by `f`, with the options and sink plan that show it.
@@ -107,12 +111,22 @@ impl RelaySetup {
                     RelayOrdering::Total => Ordering::Total,
                 },
             },
+            send_mode: Mode::Binary,
         }
     }
 
     /// The same with another sink plan.
     pub fn with_plan(self, plan: &'static str) -> RelaySetup {
         RelaySetup { plan, ..self }
+    }
+
+    /// The same with the relay forwarding in `forward_mode` what the kit sends in `send_mode`.
+    pub fn with_modes(self, send_mode: Mode, forward_mode: Option<Mode>) -> RelaySetup {
+        RelaySetup {
+            send_mode,
+            forward_mode,
+            ..self
+        }
     }
 
     /// What the self-test says the run is.
@@ -164,7 +178,7 @@ fn relay_plan() -> Vec<PlannedRun> {
         .collect()
 }
 
-/// The relay suite streaming `count` events (in binary mode) through a reference relay set
+/// The relay suite streaming `count` events (in the setup's mode) through a reference relay set
 /// up as `setup` says into its sink, judged against the setup's claims with the relay's
 /// dead letters.
 pub async fn run_relay_suite(setup: &RelaySetup, count: u64) -> Result<Judgement, String> {
@@ -175,7 +189,7 @@ pub async fn run_relay_suite(setup: &RelaySetup, count: u64) -> Result<Judgement
         seed: 11,
         timeout: Duration::from_secs(5),
         ordering: setup.claims.ordering,
-        mode: Mode::Binary,
+        mode: setup.send_mode,
         ..RelayConfig::default()
     })
     .await
