@@ -24,8 +24,9 @@ pub enum RelayFault {
     /// Acknowledges before the event is safely stored: one the sink refuses is dropped,
     /// neither delivered nor dead-lettered.
     AckBeforeDurableForward,
-    /// Under `--ordering total`: lets some events overtake the one before them when that one is
-    /// of another subject, so each subject's order holds and the total order does not.
+    /// Claims total order (it implies `--ordering total`) and lets some events overtake the
+    /// one before them when that one is of another subject, so each subject's order holds and
+    /// the total order does not.
     InterleaveSubjects,
     /// Refuses (413) any event over 32 KiB instead of taking it.
     RefuseLarge,

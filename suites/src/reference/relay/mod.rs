@@ -299,9 +299,13 @@ async fn take(st: &Arc<Shared>, parts: http::request::Parts, body: Body) -> Resp
     for env in envelopes {
         taken.push(env.cdevent.clone());
         let (id, source, subject) = identity(&env);
-        let key = match st.cfg.ordering {
-            RelayOrdering::PerSubject => subject.clone(),
-            RelayOrdering::Total => String::new(),
+        // interleave-subjects breaks a total-order promise, so it always makes one.
+        let total = st.cfg.ordering == RelayOrdering::Total
+            || fault == Some(RelayFault::InterleaveSubjects);
+        let key = if total {
+            String::new()
+        } else {
+            subject.clone()
         };
         // Forwarded as received, unless a fault changes it, it came in a batch (then each
         // event goes on alone, in binary mode) or it goes on in another mode.
