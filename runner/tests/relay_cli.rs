@@ -164,7 +164,7 @@ fn a_relay_claiming_total_order_is_judged_on_it_and_a_mode_change_on_the_data_ty
     for (fault, code) in [("", 0), (" --fault interleave-subjects", 1)] {
         let port = free_port();
         let trigger = format!(
-            "exec '{BIN}' reference relay --listen 127.0.0.1:{port} --timeout 300ms \
+            "exec '{BIN}' reference relay --listen 127.0.0.1:{port} --timeout 3s \
              --ordering total --forward-mode structured --forward \"$CDEVENTS_SINK_URL\"{fault}"
         );
         let target = format!("http://127.0.0.1:{port}/");
