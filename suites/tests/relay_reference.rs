@@ -117,7 +117,7 @@ async fn structured_in_binary_out_keeps_the_data_type_and_sets_the_implied_one()
         .unwrap();
     assert!(
         c.message
-            .contains("sent in the JSON format with datacontenttype `application/json; charset=utf-8`, arrived in binary mode without Content-Type"),
+            .contains("sent in the JSON format with datacontenttype `application/json`, arrived in binary mode without Content-Type"),
         "{}",
         c.message
     );

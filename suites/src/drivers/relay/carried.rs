@@ -125,7 +125,9 @@ impl Carried {
                 (None, None) => true,
                 // The implied type set explicitly: the same type (REL-010 asks for it).
                 (None, Some(b)) => normal(b) == "application/json",
-                (Some(_), None) => false,
+                // In the JSON format an absent type is application/json ("exactly
+                // equivalent", spec.md); binary mode implies none.
+                (Some(a), None) => !arrived_binary && normal(a) == "application/json",
             };
             let account = || {
                 format!(
@@ -247,8 +249,15 @@ mod tests {
             Mode::Structured,
             &arrived(ContentMode::Binary, Some("application/json"), None),
         );
-        assert_eq!((c.mode_changes, c.implied_judged), (3, 1));
+        // application/json left implicit in the JSON format: "exactly equivalent".
+        c.observe(&s, plain, Mode::Binary, &arrived(st, None, None));
+        assert_eq!((c.mode_changes, c.implied_judged), (4, 1));
         assert!(c.type_changed.is_empty() && c.implied_missing.is_empty());
+        // Binary mode implies no type: application/json lost on the way there.
+        let mut lost = Carried::default();
+        let bin = ContentMode::Binary;
+        lost.observe(&s, plain, Mode::Structured, &arrived(bin, None, None));
+        assert_eq!(lost.type_changed.deliveries, 1);
         // Lost on the way: CE-HTTP-003 for a type that was there, REL-010 for the implied one.
         c.observe(&s, charset, Mode::Binary, &arrived(st, None, None));
         c.observe(
