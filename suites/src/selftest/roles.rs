@@ -131,19 +131,7 @@ impl RelaySetup {
 
     /// What the self-test says the run is.
     fn about(&self) -> String {
-        let options = match self.fault {
-            Some(f) => f.options(),
-            None => {
-                let mut v = Vec::new();
-                if self.ordering != RelayOrdering::PerSubject {
-                    v.push(format!("--ordering {}", self.ordering));
-                }
-                if let Some(m) = self.forward_mode {
-                    v.push(format!("--forward-mode {m}"));
-                }
-                v.join(" ")
-            }
-        };
+        let options = reference_relay::options(self.ordering, self.forward_mode);
         let what = match self.fault {
             Some(f) => f.describe().to_owned(),
             None => format!(

@@ -131,14 +131,7 @@ impl RelayFault {
     /// The relay's options beyond `--fault` that show it, as a command line would say them
     /// (empty when none).
     pub fn options(self) -> String {
-        let mut v = Vec::new();
-        if self.ordering() != RelayOrdering::PerSubject {
-            v.push(format!("--ordering {}", self.ordering()));
-        }
-        if let Some(m) = self.forward_mode() {
-            v.push(format!("--forward-mode {m}"));
-        }
-        v.join(" ")
+        super::options(self.ordering(), self.forward_mode())
     }
 
     /// The guarantee observed under it, as the checker words it.

@@ -79,6 +79,18 @@ impl FromStr for RelayOrdering {
     }
 }
 
+/// The command-line options that set `ordering` and `forward_mode` (empty for the defaults).
+pub fn options(ordering: RelayOrdering, forward_mode: Option<Mode>) -> String {
+    let mut v = Vec::new();
+    if ordering != RelayOrdering::PerSubject {
+        v.push(format!("--ordering {ordering}"));
+    }
+    if let Some(m) = forward_mode {
+        v.push(format!("--forward-mode {m}"));
+    }
+    v.join(" ")
+}
+
 /// Bodies over this are refused by [`RelayFault::RefuseLarge`].
 const REFUSE_LARGE_OVER: usize = 32 * 1024;
 
