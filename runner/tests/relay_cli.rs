@@ -38,7 +38,7 @@ fn through_reference(port: u16, fault: &str) -> Vec<String> {
         format!("http://127.0.0.1:{port}/"),
         "--trigger".into(),
         format!(
-            "exec '{BIN}' reference relay --listen 127.0.0.1:{port} --timeout 300ms --forward \"$CDEVENTS_SINK_URL\"{fault}"
+            "exec '{BIN}' reference relay --listen 127.0.0.1:{port} --timeout 3s --forward \"$CDEVENTS_SINK_URL\"{fault}"
         ),
         "--dead-letters".into(),
         format!("http://127.0.0.1:{port}/dead-letters"),
