@@ -158,3 +158,71 @@ fn listing_and_filters() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Arguments that start the durable reference relay (with `fault`), kill it once 80 events were
+/// acknowledged and start it again, claiming at-least-once.
+fn restarted_reference(port: u16, state: &std::path::Path, fault: &str) -> Vec<String> {
+    let mut args = through_reference(port, fault);
+    args[3] = format!("{} --state-dir '{}'", args[3], state.display());
+    args[7] = "at-least-once".into();
+    args.extend(
+        [
+            "--count",
+            "240",
+            "--restart-after",
+            "80",
+            "--faults",
+            "503:0.5,delay:0.2,delay=150ms,retry-after=0",
+            "--seed",
+            "5",
+        ]
+        .map(String::from),
+    );
+    args
+}
+
+#[test]
+fn a_durable_relay_keeps_what_it_acknowledged_across_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = restarted_reference(free_port(), dir.path(), "");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("killed the intermediary (SIGKILL) after")
+            && out.contains("it accepted connections again"),
+        "{out}"
+    );
+    assert!(out.contains("REL-001/no-loss ... ok"), "{out}");
+    assert!(out.contains("0 lost"), "{out}");
+}
+
+#[test]
+fn a_relay_acknowledging_before_its_journal_loses_events_across_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = restarted_reference(free_port(), dir.path(), "ack-before-durable-forward");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("killed the intermediary (SIGKILL)"), "{out}");
+    assert!(out.contains("REL-001/no-loss ... FAILED"), "{out}");
+}
+
+#[test]
+fn a_restart_needs_a_trigger_and_a_point_inside_the_stream() {
+    let (code, out) = test_relay(&["--target", "http://127.0.0.1:9/", "--restart-after", "5"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--restart-after needs --trigger"), "{out}");
+    let (code, out) = test_relay(&[
+        "--target",
+        "http://127.0.0.1:9/",
+        "--trigger",
+        "true",
+        "--count",
+        "10",
+        "--restart-after",
+        "10",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("must be between 1 and --count"), "{out}");
+}

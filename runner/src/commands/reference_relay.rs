@@ -16,7 +16,9 @@ Examples:
 
 It prints its URL, then serves until interrupted. It answers 202 once an event is queued, and
 forwards each subject's events in order, retrying transient failures (5xx, 408, 429, timeouts)
-with backoff and Retry-After; permanent refusals are dead-lettered: GET /dead-letters lists them.";
+with backoff and Retry-After; permanent refusals are dead-lettered: GET /dead-letters lists them. With --state-dir it is
+durable: each event is journaled and synced to disk before it is acknowledged, and after a
+restart (even a SIGKILL) it forwards what it still owed: at-least-once across restarts.";
 
 /// `reference relay` options.
 #[derive(Debug, clap::Args)]
@@ -42,6 +44,10 @@ pub struct Args {
     /// Most forwards of one event before it is dead-lettered.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_attempts: u32,
+    /// Durable mode: journal each event in DIR before acknowledging it, and forward what the
+    /// journal still owes on start (at most 256 MiB of journal; past it, 503).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs the command.
@@ -76,10 +82,18 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             fault,
             timeout: args.timeout,
             max_attempts: args.max_attempts.max(1),
+            state_dir: args.state_dir.clone(),
             ..Config::default()
         })
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| match &args.state_dir {
+            Some(d) => format!(
+                "cannot listen on {} or open the state in {}",
+                args.listen,
+                d.display()
+            ),
+            None => format!("cannot listen on {}", args.listen),
+        })?;
         anstream::println!("http://{addr}/");
         anstream::println!("dead letters: http://{addr}/dead-letters");
         tokio::select! {

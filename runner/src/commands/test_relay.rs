@@ -34,6 +34,12 @@ as CDEVENTS_SINK_URL and K_SINK). Fault plans: none, transient, hostile, or e.g.
 503:0.2,429:0.1,reset:0.05,max=3,delay=2s. What lost, duplicated, reordered and mutated mean,
 and when a run is inconclusive: docs/relay.md.
 
+--restart-after N (needs --trigger) checks durability (REL-001 across a restart): once N events
+were acknowledged the kit holds its sending, kills the trigger's process group (SIGKILL), runs
+the trigger again, waits for the target to accept connections, and goes on. Every event
+acknowledged before the kill must still arrive; one in flight at the kill and not acknowledged
+is re-sent, and owed only once acknowledged.
+
 Exit codes:
   0  the claims hold at the --fail-on level
   1  a claim is broken
@@ -84,6 +90,10 @@ pub struct Args {
     /// The longest wait, once everything is sent, for acknowledged events to arrive.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, help_heading = "Target")]
     pub drain: Duration,
+    /// Once N events were acknowledged, kill the intermediary the trigger started (SIGKILL to
+    /// its process group), start it again and go on (needs --trigger; see docs/relay.md).
+    #[arg(long, value_name = "N", help_heading = "Target")]
+    pub restart_after: Option<u64>,
     /// Events to stream.
     #[arg(
         long,
@@ -191,8 +201,79 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
         return Ok(exit::USAGE);
     }
+    if let Some(n) = args.restart_after {
+        let why = if args.trigger.is_none() {
+            Some("--restart-after needs --trigger: the kit can only restart what it started".into())
+        } else if n == 0 || n >= args.count {
+            Some(format!(
+                "--restart-after {n} must be between 1 and --count ({}) less one",
+                args.count
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            anstream::eprintln!("{FAIL}error{FAIL:#}: {why}");
+            return Ok(exit::USAGE);
+        }
+    }
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(run_async(args, filters))
+}
+
+/// Runs the trigger in its own process group (so that what it starts can be killed with it),
+/// with the sink's URL in its environment.
+fn spawn_trigger(cmd: &str, sink: &str) -> anyhow::Result<tokio::process::Child> {
+    tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .process_group(0)
+        .env("CDEVENTS_SINK_URL", sink)
+        .env("K_SINK", sink)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot run the trigger `{cmd}`"))
+}
+
+/// Sends `signal` to the child's process group.
+fn signal_group(child: &tokio::process::Child, signal: &str) {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg("--")
+            .arg(format!("-{pid}"))
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Starts the trigger and waits (at most `timeout`) for `target` to accept connections.
+async fn start_trigger(
+    cmd: &str,
+    sink: &str,
+    target: &str,
+    timeout: Duration,
+) -> anyhow::Result<tokio::process::Child> {
+    let child = spawn_trigger(cmd, sink)?;
+    if !wait_reachable(target, timeout).await {
+        anstream::eprintln!(
+            "warning: {} does not accept connections {} after the trigger started",
+            sanitize(target),
+            humantime::format_duration(timeout)
+        );
+    }
+    Ok(child)
+}
+
+/// What became of `--restart-after`.
+enum Restart {
+    /// Sending ended before that many events were acknowledged.
+    NotReached(u64),
+    /// Killed after `acked` events were acknowledged, and accepting connections again after
+    /// `back` (or not, within the timeout).
+    Done { acked: u64, back: Option<Duration> },
 }
 
 async fn wait_reachable(url: &str, timeout: Duration) -> bool {
@@ -252,32 +333,61 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
             harness.concurrency()
         );
     }
-    let child = match &args.trigger {
-        Some(cmd) => {
-            let child = tokio::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                // Its own process group, so that what the trigger started ends with the run.
-                .process_group(0)
-                .env("CDEVENTS_SINK_URL", &url)
-                .env("K_SINK", &url)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .with_context(|| format!("cannot run the trigger `{cmd}`"))?;
-            if !wait_reachable(&target, args.timeout).await {
-                anstream::eprintln!(
-                    "warning: {} does not accept connections {} after the trigger started",
-                    sanitize(&target),
-                    humantime::format_duration(args.timeout)
-                );
-            }
-            Some(child)
-        }
+    let mut child = match &args.trigger {
+        Some(cmd) => Some(start_trigger(cmd, &url, &target, args.timeout).await?),
         None => None,
     };
-    let sent = harness.send_all(args.budget).await;
+    let sending_done = std::sync::atomic::AtomicBool::new(false);
+    let send = async {
+        let s = harness.send_all(args.budget).await;
+        sending_done.store(true, std::sync::atomic::Ordering::Relaxed);
+        s
+    };
+    let restart = async {
+        let (Some(n), Some(cmd)) = (args.restart_after, args.trigger.as_deref()) else {
+            return Ok(None);
+        };
+        while harness.acked() < n {
+            if sending_done.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(Some(Restart::NotReached(n)));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        harness.hold(true);
+        let acked = harness.acked();
+        if let Some(mut c) = child.take() {
+            signal_group(&c, "KILL");
+            let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+        }
+        let killed = std::time::Instant::now();
+        let c = spawn_trigger(cmd, &url)?;
+        let back = wait_reachable(&target, args.timeout)
+            .await
+            .then(|| killed.elapsed());
+        child = Some(c);
+        harness.hold(false);
+        anyhow::Ok(Some(Restart::Done { acked, back }))
+    };
+    let (sent, restarted) = tokio::join!(send, restart);
+    let restarted = restarted?;
+    match &restarted {
+        Some(Restart::NotReached(n)) => anstream::eprintln!(
+            "warning: no restart: the stream ended before {} events were acknowledged",
+            thousands(*n)
+        ),
+        Some(Restart::Done { acked, back }) if !args.quiet => anstream::println!(
+            "killed the intermediary (SIGKILL) after {} acknowledged events; {}",
+            thousands(*acked),
+            match back {
+                Some(d) => format!("it accepted connections again after {} ms", d.as_millis()),
+                None => format!(
+                    "it did not accept connections again within {}",
+                    humantime::format_duration(args.timeout)
+                ),
+            }
+        ),
+        _ => {}
+    }
     if let Some(why) = &sent.stopped {
         anstream::eprintln!("warning: {}", sanitize(why));
     }
@@ -302,12 +412,8 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
         },
         None => None,
     };
-    if let Some(pid) = child.as_ref().and_then(|c| c.id()) {
-        let _ = std::process::Command::new("kill")
-            .arg("--")
-            .arg(format!("-{pid}"))
-            .stderr(Stdio::null())
-            .status();
+    if let Some(c) = &child {
+        signal_group(c, "TERM");
     }
     drop(child);
     let (history, stream) = harness.finish();

@@ -118,6 +118,8 @@ pub struct Harness {
     sink: Sink,
     started: Instant,
     client: Option<Client>,
+    /// `true` while sending is held (the intermediary is being restarted).
+    paused: tokio::sync::watch::Sender<bool>,
 }
 
 fn lock(h: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
@@ -206,7 +208,20 @@ impl Harness {
             sink,
             started,
             client,
+            paused: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// Events the intermediary acknowledged so far.
+    pub fn acked(&self) -> u64 {
+        lock(&self.history).acked
+    }
+
+    /// Holds (`true`) or resumes (`false`) sending: while held, no new request starts (a
+    /// request in flight finishes, or fails and is re-sent once sending resumes). Used to
+    /// restart the intermediary mid-stream.
+    pub fn hold(&self, on: bool) {
+        self.paused.send_replace(on);
     }
 
     /// Sets the intermediary's URL (when it could only be started once the sink's URL was
@@ -258,6 +273,7 @@ impl Harness {
                 (stats.clone(), stop.clone(), connect_failures.clone());
             let cfg = self.cfg.clone();
             let started = self.started;
+            let mut paused = self.paused.subscribe();
             tasks.push(tokio::spawn(async move {
                 for seq in 0..stream.len() {
                     if stream.subject_of(seq) % workers != w {
@@ -282,6 +298,10 @@ impl Harness {
                     let mut last = String::new();
                     let mut acked = false;
                     for attempt in 0..cfg.max_attempts.max(1) {
+                        if *paused.borrow() {
+                            let _ =
+                                tokio::time::timeout_at(deadline, paused.wait_for(|p| !*p)).await;
+                        }
                         lock(&history).sending(seq, digest, micros(started));
                         lock_stats(&stats).requests += 1;
                         let (retry, after) =
