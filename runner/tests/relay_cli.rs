@@ -226,3 +226,72 @@ fn a_restart_needs_a_trigger_and_a_point_inside_the_stream() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("must be between 1 and --count"), "{out}");
 }
+
+/// The kit's request count, from the summary line `sent N requests; M events acknowledged`.
+fn requests_and_acked(out: &str) -> (u64, u64) {
+    let line = out.lines().find(|l| l.starts_with("sent ")).unwrap_or("");
+    let num = |s: &str| s.replace(',', "").parse::<u64>().unwrap_or(0);
+    let w: Vec<&str> = line.split_whitespace().collect();
+    (
+        w.get(1).map(|s| num(s)).unwrap_or(0),
+        w.get(3).map(|s| num(s)).unwrap_or(0),
+    )
+}
+
+#[test]
+fn batch_mode_sends_several_events_a_request_and_keeps_the_claims() {
+    let mut args = through_reference(free_port(), "");
+    args.extend(
+        [
+            "--count",
+            "200",
+            "--mode",
+            "batch",
+            "--concurrency",
+            "2",
+            "--faults",
+            "transient,delay=100ms,retry-after=0",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("in batches of up to 10"), "{out}");
+    assert!(out.contains("REL-003/per-subject-order ... ok"), "{out}");
+    let (requests, acked) = requests_and_acked(&out);
+    assert_eq!(acked, 200, "{out}");
+    assert!(
+        requests * 3 <= acked,
+        "{requests} requests for {acked} events is no batching: {out}"
+    );
+}
+
+#[test]
+fn batch_mode_still_catches_a_reordering_relay() {
+    let mut args = through_reference(free_port(), "reorder");
+    args.extend(["--count", "200", "--mode", "batch", "--batch-size", "5"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("REL-003/per-subject-order ... FAILED"),
+        "{out}"
+    );
+}
+
+#[test]
+fn batch_size_needs_batch_mode() {
+    let (code, out) = test_relay(&["--target", "http://127.0.0.1:9/", "--batch-size", "5"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--batch-size 5 needs --mode batch"), "{out}");
+    let (code, out) = test_relay(&[
+        "--target",
+        "http://127.0.0.1:9/",
+        "--mode",
+        "batch",
+        "--batch-size",
+        "0",
+    ]);
+    assert_eq!(code, 2, "{out}");
+}

@@ -9,7 +9,7 @@ use anyhow::Context;
 use cdevents_reports::model::{shell_quote, RunHeader, Suite};
 use cdevents_schemas::SpecVersion;
 use cdevents_suites::drivers::relay::{
-    check, fetch_dead_letters, thousands, Claims, Harness, RelayConfig, CASES,
+    check, fetch_dead_letters, thousands, Claims, Harness, RelayConfig, CASES, MAX_BATCH,
 };
 use cdevents_suites::drivers::sender::{Guarantee, Ordering};
 use cdevents_suites::faults::FaultPlan;
@@ -48,6 +48,9 @@ Exit codes:
 
 /// Most events one run streams: the history takes ~60 bytes an event, held in memory.
 const MAX_COUNT: u64 = 50_000_000;
+
+/// Events per request under `--mode batch` unless `--batch-size` says.
+const DEFAULT_BATCH: usize = 10;
 
 /// `test relay` options.
 #[derive(Debug, clap::Args)]
@@ -114,6 +117,10 @@ pub struct Args {
     /// The content mode the kit sends in: binary, structured or batch.
     #[arg(long, value_name = "MODE", default_value = "binary", value_parser = parse_mode, help_heading = "Stream")]
     pub mode: Mode,
+    /// Events per request under --mode batch (default 10; at most one of each subject, so the
+    /// kit still never has two events of one subject in flight).
+    #[arg(long, value_name = "N", help_heading = "Stream")]
+    pub batch_size: Option<usize>,
     /// Seed of the events and of the fault schedule.
     #[arg(
         long,
@@ -200,6 +207,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             filters.join(", ")
         );
         return Ok(exit::USAGE);
+    }
+    match args.batch_size {
+        Some(n) if args.mode != Mode::Batch => {
+            anstream::eprintln!("{FAIL}error{FAIL:#}: --batch-size {n} needs --mode batch");
+            return Ok(exit::USAGE);
+        }
+        Some(n) if n == 0 || n > MAX_BATCH => {
+            anstream::eprintln!(
+                "{FAIL}error{FAIL:#}: --batch-size {n} must be between 1 and {MAX_BATCH}"
+            );
+            return Ok(exit::USAGE);
+        }
+        _ => {}
     }
     if let Some(n) = args.restart_after {
         let why = if args.trigger.is_none() {
@@ -320,17 +340,26 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
         timeout: args.timeout,
         max_attempts: 5,
         ordering: args.ordering,
+        batch_size: args.batch_size.unwrap_or(DEFAULT_BATCH),
     })
     .await?;
     let url = harness.sink_url();
     if !args.quiet {
         anstream::println!(
-            "sink listening on {url} (faults: {}, seed {}); sending {} events to {} with concurrency {}",
+            "sink listening on {url} (faults: {}, seed {}); sending {} events to {} with concurrency {}{}",
             args.faults,
             args.seed,
             thousands(args.count),
             sanitize(&target),
-            harness.concurrency()
+            harness.concurrency(),
+            if args.mode == Mode::Batch {
+                format!(
+                    ", in batches of up to {}",
+                    args.batch_size.unwrap_or(DEFAULT_BATCH)
+                )
+            } else {
+                String::new()
+            }
         );
     }
     let mut child = match &args.trigger {

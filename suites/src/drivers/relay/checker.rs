@@ -317,14 +317,15 @@ pub fn observe(h: &History, stream: &Stream, dead_letters: Option<&[DeadLetter]>
         }
         start = end;
     }
-    // Overall: by acknowledgement time (sequence order breaks ties).
+    // Overall: by acknowledgement time. Events acknowledged at once (one batch) carry no order
+    // among themselves (REL-004's note): arrival order breaks ties.
     let mut all: Vec<(u64, u64, u64)> = recs
         .iter()
         .enumerate()
         .filter(|(_, r)| r.acked() && r.delivered())
         .map(|(s, r)| (r.acked_us, r.first_pos, s as u64))
         .collect();
-    all.sort_by_key(|&(t, _, s)| (t, s));
+    all.sort_by_key(|&(t, p, s)| (t, p, s));
     let v: Vec<(u64, u64)> = all.iter().map(|&(_, p, s)| (p, s)).collect();
     drop(all);
     let (n, ex) = inversions(&v);

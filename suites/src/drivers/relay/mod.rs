@@ -60,6 +60,8 @@ pub struct RelayConfig {
     pub max_attempts: u32,
     /// The ordering claim (a `total` claim sends one event at a time).
     pub ordering: Ordering,
+    /// Events per request in `batch` mode (at most one of each subject); 1 otherwise.
+    pub batch_size: usize,
 }
 
 impl Default for RelayConfig {
@@ -77,6 +79,7 @@ impl Default for RelayConfig {
             timeout: Duration::from_secs(5),
             max_attempts: 5,
             ordering: Ordering::None,
+            batch_size: 1,
         }
     }
 }
@@ -275,10 +278,13 @@ impl Harness {
             let started = self.started;
             let mut paused = self.paused.subscribe();
             tasks.push(tokio::spawn(async move {
-                for seq in 0..stream.len() {
-                    if stream.subject_of(seq) % workers != w {
-                        continue;
-                    }
+                let size = if cfg.mode == Mode::Batch {
+                    cfg.batch_size.clamp(1, MAX_BATCH)
+                } else {
+                    1
+                };
+                let mut next = Batcher::new(&stream, workers, w, size);
+                while let Some(batch) = next.batch() {
                     if stop.load(AtomicOrdering::Relaxed) {
                         return;
                     }
@@ -289,12 +295,19 @@ impl Harness {
                         return;
                     }
                     if let Some(rate) = cfg.rate.filter(|r| *r > 0.0) {
-                        let slot = start + Duration::from_secs_f64(seq as f64 / rate);
+                        let first = batch.iter().copied().min().unwrap_or(0);
+                        let slot = start + Duration::from_secs_f64(first as f64 / rate);
                         tokio::time::sleep_until(slot.min(deadline)).await;
                     }
-                    let p = stream.event(seq);
-                    let digest = Shape::digest_of(Some(&p.ce), &p.event);
-                    let req = encode(cfg.mode, &[(p.ce, p.event)]);
+                    let mut events = Vec::with_capacity(batch.len());
+                    let mut digests = Vec::with_capacity(batch.len());
+                    for &seq in &batch {
+                        let p = stream.event(seq);
+                        digests.push(Shape::digest_of(Some(&p.ce), &p.event));
+                        events.push((p.ce, p.event));
+                    }
+                    let req = encode(cfg.mode, &events);
+                    drop(events);
                     let mut last = String::new();
                     let mut acked = false;
                     for attempt in 0..cfg.max_attempts.max(1) {
@@ -302,12 +315,24 @@ impl Harness {
                             let _ =
                                 tokio::time::timeout_at(deadline, paused.wait_for(|p| !*p)).await;
                         }
-                        lock(&history).sending(seq, digest, micros(started));
+                        {
+                            let at = micros(started);
+                            let mut h = lock(&history);
+                            for (&seq, &digest) in batch.iter().zip(&digests) {
+                                h.sending(seq, digest, at);
+                            }
+                        }
                         lock_stats(&stats).requests += 1;
                         let (retry, after) =
                             match client.send_http(&req, &client.target().url).await {
                                 Ok(r) if (200..300).contains(&r.status) => {
-                                    lock(&history).acked(seq, micros(started));
+                                    // The events of one batch are acknowledged together.
+                                    let at = micros(started);
+                                    let mut h = lock(&history);
+                                    for &seq in &batch {
+                                        h.acked(seq, at);
+                                    }
+                                    drop(h);
                                     connect_failures.store(0, AtomicOrdering::Relaxed);
                                     acked = true;
                                     break;
@@ -343,11 +368,13 @@ impl Harness {
                     }
                     let mut st = lock_stats(&stats);
                     if acked {
-                        st.acked += 1;
+                        st.acked += batch.len() as u64;
                     } else {
-                        st.not_acked_count += 1;
-                        if st.not_acked.len() < history::MAX_EXAMPLES {
-                            st.not_acked.push((seq, last));
+                        st.not_acked_count += batch.len() as u64;
+                        for &seq in &batch {
+                            if st.not_acked.len() < history::MAX_EXAMPLES {
+                                st.not_acked.push((seq, last.clone()));
+                            }
                         }
                     }
                 }
@@ -415,6 +442,60 @@ impl Harness {
     }
 }
 
+/// Most events in one batch.
+pub const MAX_BATCH: usize = 1000;
+
+/// Cuts one worker's share of the stream (the subjects `subject % workers == w`) into requests
+/// of at most `size` events, at most one of each subject, so that the kit still never has two
+/// events of one subject in flight: an event joins a batch only when no earlier event of its
+/// subject is still waiting. It looks at most `4 × size` events ahead.
+struct Batcher<'a> {
+    stream: &'a Stream,
+    size: usize,
+    /// Events skipped for an earlier batch, in stream order.
+    waiting: std::collections::VecDeque<u64>,
+    /// The next of this worker's events not yet looked at.
+    seqs: Box<dyn Iterator<Item = u64> + Send + 'a>,
+}
+
+impl<'a> Batcher<'a> {
+    fn new(stream: &'a Stream, workers: u64, w: u64, size: usize) -> Self {
+        Batcher {
+            stream,
+            size: size.max(1),
+            waiting: Default::default(),
+            seqs: Box::new((0..stream.len()).filter(move |&s| stream.subject_of(s) % workers == w)),
+        }
+    }
+
+    fn batch(&mut self) -> Option<Vec<u64>> {
+        let mut batch = Vec::with_capacity(self.size);
+        let mut subjects = std::collections::HashSet::new();
+        let mut blocked = std::collections::HashSet::new();
+        let mut kept = std::collections::VecDeque::new();
+        let look = 4 * self.size;
+        let mut looked = 0;
+        while batch.len() < self.size && looked < look {
+            let Some(seq) = self.waiting.pop_front().or_else(|| self.seqs.next()) else {
+                break;
+            };
+            looked += 1;
+            let subject = self.stream.subject_of(seq);
+            if subjects.contains(&subject) || blocked.contains(&subject) {
+                blocked.insert(subject);
+                kept.push_back(seq);
+            } else {
+                subjects.insert(subject);
+                batch.push(seq);
+            }
+        }
+        // What was skipped goes first next time, still in stream order.
+        kept.extend(self.waiting.drain(..));
+        self.waiting = kept;
+        (!batch.is_empty()).then_some(batch)
+    }
+}
+
 fn client_for(url: &str, timeout: Duration) -> Result<Client, RelayError> {
     let target = Target::parse(url).map_err(RelayError::Target)?;
     Client::new(target, timeout).map_err(RelayError::Target)
@@ -457,4 +538,41 @@ pub async fn fetch_dead_letters(url: &str, timeout: Duration) -> Result<Vec<Dead
 
 fn lock_stats(s: &Mutex<SendStats>) -> std::sync::MutexGuard<'_, SendStats> {
     s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hold_one_event_a_subject_and_keep_each_subjects_order() {
+        let stream = Stream::new(SpecVersion::DEFAULT, 3, 500, chrono::Utc::now()).unwrap();
+        for (workers, size) in [(1, 10), (2, 7), (8, 10), (3, 1)] {
+            let mut all = Vec::new();
+            let mut last_batch = std::collections::HashMap::new();
+            for w in 0..workers {
+                let mut b = Batcher::new(&stream, workers, w, size);
+                let mut i = 0usize;
+                while let Some(batch) = b.batch() {
+                    assert!(!batch.is_empty() && batch.len() <= size);
+                    let mut subjects = std::collections::HashSet::new();
+                    for &seq in &batch {
+                        let s = stream.subject_of(seq);
+                        assert_eq!(s % workers, w, "only the worker's subjects");
+                        assert!(subjects.insert(s), "two events of subject {s} in one batch");
+                        if let Some((prev_seq, prev_batch)) = last_batch.insert(s, (seq, i)) {
+                            assert!(prev_seq < seq && prev_batch < i, "subject {s} out of order");
+                        }
+                    }
+                    all.extend(batch);
+                    i += 1;
+                }
+                if workers == 1 && size == 10 {
+                    assert!(i * 3 <= 500, "batches fill up: {i} batches for 500 events");
+                }
+            }
+            all.sort_unstable();
+            assert_eq!(all, (0..500).collect::<Vec<_>>(), "every event once");
+        }
+    }
 }
