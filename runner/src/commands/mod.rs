@@ -6,6 +6,7 @@ pub mod promote;
 pub mod reference_listener;
 pub mod reference_relay;
 pub mod reference_sender;
+pub mod relay_repro;
 pub mod report;
 pub mod reproduce;
 pub mod requirements;

@@ -287,6 +287,49 @@ async fn start_trigger(
     Ok(child)
 }
 
+/// The command that runs the same stream again (`reproduce` runs it with `--case ID`): every
+/// parameter that shapes the stream, the faults and the verdict, and no flag that writes files.
+fn reproduce_prefix(args: &Args, target: &str, spec: SpecVersion) -> String {
+    let mut s = format!(
+        "cdevents-conformance test relay --target {} --count {} --seed {} --concurrency {} \
+         --spec {spec} --mode {} --faults {} --guarantee {} --ordering {}",
+        shell_quote(target),
+        args.count,
+        args.seed,
+        args.concurrency,
+        args.mode,
+        shell_quote(&args.faults.to_string()),
+        args.guarantee,
+        args.ordering
+    );
+    let d = |d: Duration| humantime::format_duration(d).to_string();
+    if args.rate > 0.0 {
+        s.push_str(&format!(" --rate {}", args.rate));
+    }
+    if let Some(n) = args.batch_size {
+        s.push_str(&format!(" --batch-size {n}"));
+    }
+    for (flag, v, default) in [
+        ("--timeout", args.timeout, Duration::from_secs(5)),
+        ("--budget", args.budget, Duration::from_secs(300)),
+        ("--drain", args.drain, Duration::from_secs(30)),
+    ] {
+        if v != default {
+            s.push_str(&format!(" {flag} {}", d(v)));
+        }
+    }
+    if let Some(t) = &args.trigger {
+        s.push_str(&format!(" --trigger {}", shell_quote(t)));
+    }
+    if let Some(n) = args.restart_after {
+        s.push_str(&format!(" --restart-after {n}"));
+    }
+    if let Some(u) = &args.dead_letters {
+        s.push_str(&format!(" --dead-letters {}", shell_quote(u)));
+    }
+    s
+}
+
 /// What became of `--restart-after`.
 enum Restart {
     /// Sending ended before that many events were acknowledged.
@@ -458,10 +501,7 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
     header.seed = Some(args.seed);
     header.fail_on = args.fail_on.into();
     header.command_line = std::env::args().collect();
-    let base: Vec<String> = std::env::args()
-        .filter(|a| !filters.contains(a))
-        .map(|a| shell_quote(&a))
-        .collect();
+    let base = reproduce_prefix(&args, &target, spec);
     let mut reporter = RunReporter::start(header, *args.reports, args.quiet, args.verbose)?;
     reporter.started_at(run_started);
     for mut c in judgement.cases {
@@ -472,11 +512,7 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
             continue;
         }
         if c.status.is_judged() && !c.status.is_pass() {
-            c.reproduce = Some(format!(
-                "{} --case {}",
-                base.join(" "),
-                shell_quote(&c.case)
-            ));
+            c.reproduce = Some(format!("{base} --case {}", shell_quote(&c.case)));
         }
         reporter.case(c)?;
     }
