@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod common_args;
 pub mod completions;
 pub mod demo;
 pub mod promote;

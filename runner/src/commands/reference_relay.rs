@@ -1,6 +1,5 @@
 //! `reference relay`: run the reference store-and-forward relay, or a broken one.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -24,14 +23,8 @@ restart (even a SIGKILL) it forwards what it still owed: at-least-once across re
 #[derive(Debug, clap::Args)]
 #[command(after_help = HELP)]
 pub struct Args {
-    /// Where to listen; port 0 picks a free one. The URL is printed.
-    #[arg(
-        long,
-        value_name = "ADDR",
-        default_value = "127.0.0.1:0",
-        env = "CDEVENTS_CONFORMANCE_LISTEN"
-    )]
-    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub serve: super::common_args::ServeArgs,
     /// Where to forward (defaults to $CDEVENTS_SINK_URL, then $K_SINK).
     #[arg(long, value_name = "URL", env = "CDEVENTS_SINK_URL")]
     pub forward: Option<String>,
@@ -77,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let (addr, handle) = spawn_reference_relay(Config {
-            listen: args.listen,
+            listen: args.serve.listen,
             forward,
             fault,
             timeout: args.timeout,
@@ -89,10 +82,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .with_context(|| match &args.state_dir {
             Some(d) => format!(
                 "cannot listen on {} or open the state in {}",
-                args.listen,
+                args.serve.listen,
                 d.display()
             ),
-            None => format!("cannot listen on {}", args.listen),
+            None => format!("cannot listen on {}", args.serve.listen),
         })?;
         anstream::println!("http://{addr}/");
         anstream::println!("dead letters: http://{addr}/dead-letters");

@@ -1,5 +1,6 @@
 //! `test listener`: send the corpus to a listener under test and judge every answer.
 
+use super::common_args::parse_version;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -136,10 +137,6 @@ pub struct Args {
     /// Boxed: it is large, and `Args` is one variant of the command enum.
     #[command(flatten)]
     pub reports: Box<ReportArgs>,
-}
-
-fn parse_version(s: &str) -> Result<SpecVersion, String> {
-    s.parse::<SpecVersion>().map_err(|e| e.to_string())
 }
 
 /// Runs the command.

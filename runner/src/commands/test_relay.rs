@@ -1,6 +1,7 @@
 //! `test relay`: stand at both ends of an intermediary, stream events through it while the
 //! sink injects faults, and judge the history (see docs/relay.md).
 
+use super::common_args::{parse_guarantee, parse_mode, parse_ordering, parse_plan, parse_version};
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
@@ -156,26 +157,6 @@ pub struct Args {
     pub verbose: bool,
     #[command(flatten)]
     pub reports: Box<ReportArgs>,
-}
-
-fn parse_plan(s: &str) -> Result<Box<FaultPlan>, String> {
-    FaultPlan::parse(s).map(Box::new).map_err(|e| e.to_string())
-}
-
-fn parse_guarantee(s: &str) -> Result<Guarantee, String> {
-    s.parse()
-}
-
-fn parse_ordering(s: &str) -> Result<Ordering, String> {
-    s.parse()
-}
-
-fn parse_version(s: &str) -> Result<SpecVersion, String> {
-    s.parse::<SpecVersion>().map_err(|e| e.to_string())
-}
-
-fn parse_mode(s: &str) -> Result<Mode, String> {
-    s.parse()
 }
 
 /// Runs the command.
