@@ -46,3 +46,21 @@ pub struct ServeArgs {
     )]
     pub listen: SocketAddr,
 }
+
+/// The case filters and `--target` of `test listener` and `test relay`. Each command names its
+/// target in its own words, with `mut_arg("target", ..)` on its own options.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    /// Only cases whose id starts with one of these (same as --case).
+    #[arg(value_name = "ID_PREFIX")]
+    pub filters: Vec<String>,
+    /// The target's URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CDEVENTS_CONFORMANCE_TARGET",
+        required_unless_present = "list",
+        help_heading = "Target"
+    )]
+    pub target: Option<String>,
+}

@@ -55,20 +55,13 @@ const DEFAULT_BATCH: usize = 10;
 
 /// `test relay` options.
 #[derive(Debug, clap::Args)]
-#[command(after_help = HELP)]
+#[command(
+    after_help = HELP,
+    mut_arg("target", |a| a.help("The intermediary's URL, where the kit sends"))
+)]
 pub struct Args {
-    /// Only cases whose id starts with one of these (same as --case).
-    #[arg(value_name = "ID_PREFIX")]
-    pub filters: Vec<String>,
-    /// The intermediary's URL, where the kit sends.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "CDEVENTS_CONFORMANCE_TARGET",
-        required_unless_present = "list",
-        help_heading = "Target"
-    )]
-    pub target: Option<String>,
+    #[command(flatten)]
+    pub t: super::common_args::TargetArgs,
     /// Where the kit's sink listens (the intermediary forwards there); port 0 picks one.
     #[arg(
         long,
@@ -161,7 +154,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let filters: Vec<String> = args.filters.iter().chain(&args.case).cloned().collect();
+    let filters: Vec<String> = args.t.filters.iter().chain(&args.case).cloned().collect();
     let selected = |id: &str| filters.is_empty() || filters.iter().any(|f| id.starts_with(f));
     let listed: Vec<String> = CASES
         .iter()
@@ -344,7 +337,7 @@ async fn wait_reachable(url: &str, timeout: Duration) -> bool {
 }
 
 async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
-    let target = args.target.clone().context("--target is required")?;
+    let target = args.t.target.clone().context("--target is required")?;
     let claims = Claims {
         guarantee: args.guarantee,
         ordering: args.ordering,
