@@ -295,3 +295,37 @@ fn batch_size_needs_batch_mode() {
     ]);
     assert_eq!(code, 2, "{out}");
 }
+
+#[test]
+fn a_restart_that_never_came_is_inconclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = through_reference(free_port(), "");
+    args[3] = format!("{} --state-dir '{}'", args[3], dir.path().display());
+    // Sending stops (budget) long before 900 events are acknowledged: no restart happens.
+    args.extend(
+        [
+            "--count",
+            "1000",
+            "--restart-after",
+            "900",
+            "--rate",
+            "100",
+            "--budget",
+            "400ms",
+            "--faults",
+            "none",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("no restart: the stream ended before 900"),
+        "{out}"
+    );
+    assert!(
+        out.contains("durability across a restart was not judged"),
+        "{out}"
+    );
+}

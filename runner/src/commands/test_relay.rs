@@ -514,5 +514,14 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
         );
     }
     reporter.observation(judgement.observation)?;
-    reporter.finish(false)
+    let code = reporter.finish(false)?;
+    if let (Some(Restart::NotReached(n)), exit::OK) = (&restarted, code) {
+        // Asked to judge durability across a restart, and no restart happened: not a pass.
+        anstream::eprintln!(
+            "inconclusive: --restart-after {} was never reached, so durability across a restart was not judged",
+            thousands(*n)
+        );
+        return Ok(exit::INCONCLUSIVE);
+    }
+    Ok(code)
 }
