@@ -284,7 +284,13 @@ impl Harness {
                     1
                 };
                 let mut next = Batcher::new(&stream, workers, w, size);
-                while let Some(batch) = next.batch() {
+                // Reused from one request to the next.
+                let (mut batch, mut events, mut digests) = (
+                    Vec::new(),
+                    Vec::with_capacity(size),
+                    Vec::with_capacity(size),
+                );
+                while next.batch(&mut batch) {
                     if stop.load(AtomicOrdering::Relaxed) {
                         return;
                     }
@@ -299,15 +305,14 @@ impl Harness {
                         let slot = start + Duration::from_secs_f64(first as f64 / rate);
                         tokio::time::sleep_until(slot.min(deadline)).await;
                     }
-                    let mut events = Vec::with_capacity(batch.len());
-                    let mut digests = Vec::with_capacity(batch.len());
+                    events.clear();
+                    digests.clear();
                     for &seq in &batch {
                         let p = stream.event(seq);
                         digests.push(Shape::digest_of(Some(&p.ce), &p.event));
                         events.push((p.ce, p.event));
                     }
                     let req = encode(cfg.mode, &events);
-                    drop(events);
                     let mut last = String::new();
                     let mut acked = false;
                     for attempt in 0..cfg.max_attempts.max(1) {
@@ -468,8 +473,13 @@ impl<'a> Batcher<'a> {
         }
     }
 
-    fn batch(&mut self) -> Option<Vec<u64>> {
-        let mut batch = Vec::with_capacity(self.size);
+    /// Fills `batch` with the next request's events; `false` once every event was taken.
+    fn batch(&mut self, batch: &mut Vec<u64>) -> bool {
+        batch.clear();
+        if self.size == 1 {
+            batch.extend(self.seqs.next());
+            return !batch.is_empty();
+        }
         let mut subjects = std::collections::HashSet::new();
         let mut blocked = std::collections::HashSet::new();
         let mut kept = std::collections::VecDeque::new();
@@ -492,7 +502,7 @@ impl<'a> Batcher<'a> {
         // What was skipped goes first next time, still in stream order.
         kept.extend(self.waiting.drain(..));
         self.waiting = kept;
-        (!batch.is_empty()).then_some(batch)
+        !batch.is_empty()
     }
 }
 
@@ -553,7 +563,8 @@ mod tests {
             for w in 0..workers {
                 let mut b = Batcher::new(&stream, workers, w, size);
                 let mut i = 0usize;
-                while let Some(batch) = b.batch() {
+                let mut batch = Vec::new();
+                while b.batch(&mut batch) {
                     assert!(!batch.is_empty() && batch.len() <= size);
                     let mut subjects = std::collections::HashSet::new();
                     for &seq in &batch {
@@ -564,7 +575,7 @@ mod tests {
                             assert!(prev_seq < seq && prev_batch < i, "subject {s} out of order");
                         }
                     }
-                    all.extend(batch);
+                    all.extend(batch.iter().copied());
                     i += 1;
                 }
                 if workers == 1 && size == 10 {
