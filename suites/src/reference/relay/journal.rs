@@ -1,7 +1,9 @@
 //! The reference relay's durable mode (`--state-dir DIR`): every event it accepts is appended
 //! to `DIR/journal` and the file is synced before the relay acknowledges; every event it is
 //! done with (delivered or dead-lettered) is appended to `DIR/done`. On start it queues again
-//! what the journal holds that `done` does not. Both files are emptied whenever the relay's
+//! what the journal holds that `done` does not. Dead letters are appended to
+//! `DIR/dead-letters.jsonl` (one JSON object a line) and listed again after a restart. The
+//! journal and `done` are emptied whenever the relay's
 //! queue is empty, and the relay refuses new events (503) while the journal is over its limit,
 //! so the state stays bounded.
 //!
@@ -18,6 +20,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::Job;
+use crate::drivers::relay::DeadLetter;
 
 /// The journal is emptied once the queue is empty and it is over this many bytes.
 const COMPACT_AT: u64 = 1 << 20;
@@ -26,9 +29,13 @@ const COMPACT_AT: u64 = 1 << 20;
 pub(super) struct Journal {
     log: File,
     done: File,
+    dead: File,
     bytes: u64,
     limit: u64,
 }
+
+/// Most bytes of the dead-letter file read at start.
+const DEAD_CAP: u64 = 64 << 20;
 
 /// Most bytes of the `done` file read at start (8 bytes an event).
 const DONE_CAP: u64 = 1 << 30;
@@ -36,7 +43,10 @@ const DONE_CAP: u64 = 1 << 30;
 impl Journal {
     /// Opens (creating) the state in `dir`; returns it with the jobs still owed, each with
     /// its queue key, in the order they were accepted.
-    pub(super) fn open(dir: &Path, limit: u64) -> io::Result<(Journal, Vec<(String, Job)>)> {
+    pub(super) fn open(
+        dir: &Path,
+        limit: u64,
+    ) -> io::Result<(Journal, Vec<(String, Job)>, Vec<DeadLetter>)> {
         std::fs::create_dir_all(dir)?;
         let log_path: PathBuf = dir.join("journal");
         let done_path = dir.join("done");
@@ -68,14 +78,23 @@ impl Journal {
             }
         }
         let bytes = raw.len() as u64;
+        let mut dead = open(&dir.join("dead-letters.jsonl"))?;
+        let mut text = Vec::new();
+        (&mut dead).take(DEAD_CAP).read_to_end(&mut text)?;
+        let letters = text
+            .split(|&b| b == b'\n')
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect();
         Ok((
             Journal {
                 log,
                 done,
+                dead,
                 bytes,
                 limit,
             },
             owed,
+            letters,
         ))
     }
 
@@ -102,6 +121,14 @@ impl Journal {
         self.log.sync_data()?;
         self.bytes += out.len() as u64;
         Ok(())
+    }
+
+    /// Keeps a dead letter across restarts.
+    pub(super) fn dead_letter(&mut self, d: &DeadLetter) {
+        if let Ok(mut line) = serde_json::to_vec(d) {
+            line.push(b'\n');
+            let _ = self.dead.write_all(&line);
+        }
     }
 
     /// Records that the relay is done with event `n`.
@@ -174,11 +201,17 @@ mod tests {
     fn what_is_not_done_is_owed_again_and_a_cut_record_ends_the_journal() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (mut j, owed) = Journal::open(dir.path(), 1 << 20).unwrap();
-            assert!(owed.is_empty());
+            let (mut j, owed, dead) = Journal::open(dir.path(), 1 << 20).unwrap();
+            assert!(owed.is_empty() && dead.is_empty());
             j.append(&[job(0), job(1)]).unwrap();
             j.append(&[job(2)]).unwrap();
             j.finished(1);
+            j.dead_letter(&DeadLetter {
+                id: "id-1".into(),
+                source: "s".into(),
+                status: Some(400),
+                reason: "refused".into(),
+            });
         }
         // A record cut short by a kill.
         let mut f = OpenOptions::new()
@@ -186,7 +219,9 @@ mod tests {
             .open(dir.path().join("journal"))
             .unwrap();
         f.write_all(&[200, 0, 0, 0, b'{']).unwrap();
-        let (_, owed) = Journal::open(dir.path(), 1 << 20).unwrap();
+        let (_, owed, dead) = Journal::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!((dead[0].id.as_str(), dead[0].status), ("id-1", Some(400)));
         let ns: Vec<u64> = owed.iter().map(|(_, j)| j.n).collect();
         assert_eq!(ns, vec![0, 2]);
         assert_eq!(owed[1].0, "k0");
@@ -197,7 +232,7 @@ mod tests {
     #[test]
     fn bounded_full_and_emptied_when_idle() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut j, _) = Journal::open(dir.path(), 64).unwrap();
+        let (mut j, _, _) = Journal::open(dir.path(), 64).unwrap();
         assert!(!j.full());
         j.append(&[job(0), job(1)]).unwrap();
         assert!(j.full());
@@ -206,7 +241,7 @@ mod tests {
         assert_eq!(j.bytes, COMPACT_AT, "not while something is queued");
         j.compact_if_idle(0);
         assert_eq!(j.bytes, 0);
-        let (_, owed) = Journal::open(dir.path(), 64).unwrap();
+        let (_, owed, _) = Journal::open(dir.path(), 64).unwrap();
         assert!(owed.is_empty());
     }
 }

@@ -190,7 +190,9 @@ pub async fn spawn_reference_relay(config: Config) -> std::io::Result<(SocketAdd
     let mut queues = Queues::default();
     let journal = match &config.state_dir {
         Some(dir) => {
-            let (j, owed) = journal::Journal::open(dir, config.journal_limit)?;
+            let (j, owed, dead) = journal::Journal::open(dir, config.journal_limit)?;
+            queues.dead = dead;
+            queues.dead.truncate(MAX_DEAD_LETTERS);
             for (key, job) in owed {
                 queues.accepted = queues.accepted.max(job.n + 1);
                 queues.queued += 1;
@@ -540,14 +542,19 @@ async fn forward(st: &Shared, job: &Job) {
                 format!("refused downstream: {why}")
             };
             st.metrics.forward("dead-lettered");
+            let dead = DeadLetter {
+                id: job.id.clone(),
+                source: job.source.clone(),
+                status,
+                reason,
+            };
+            let mut journal = st.journal();
             let mut q = st.lock();
             if q.dead.len() < MAX_DEAD_LETTERS {
-                q.dead.push(DeadLetter {
-                    id: job.id.clone(),
-                    source: job.source.clone(),
-                    status,
-                    reason,
-                });
+                if let Some(j) = journal.as_mut() {
+                    j.dead_letter(&dead);
+                }
+                q.dead.push(dead);
             }
             return;
         }
