@@ -1,16 +1,10 @@
 //! `test relay` and `reference relay` end to end, through the built binary.
 
 use std::process::Command;
+mod ports;
+use ports::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cdevents-conformance");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn test_relay(extra: &[&str]) -> (i32, String) {
     let out = Command::new(BIN)

@@ -1,7 +1,9 @@
 //! `reproduce` end to end: a failed case of a run against a faulty reference listener fails the
 //! same requirement again, and passes against a conformant one. Loopback only.
 
+mod ports;
 mod reference_child;
+use ports::free_port;
 use reference_child::Reference;
 use std::path::Path;
 use std::process::Command;
@@ -244,14 +246,6 @@ fn a_hostile_reproduce_command_is_refused_and_never_run() {
         r.stderr
     );
     assert!(!marker.exists(), "no shell ran the command");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A trigger that starts the reference relay on `port`, with `extra` options.

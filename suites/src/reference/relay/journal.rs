@@ -25,6 +25,9 @@ use crate::drivers::relay::DeadLetter;
 /// The journal is emptied once the queue is empty and it is over this many bytes.
 const COMPACT_AT: u64 = 1 << 20;
 
+/// Events still owed after a restart, each with its queue key, in the order they came.
+pub(super) type Owed = Vec<(String, Job)>;
+
 /// A relay's on-disk state.
 pub(super) struct Journal {
     log: File,
@@ -46,7 +49,7 @@ impl Journal {
     pub(super) fn open(
         dir: &Path,
         limit: u64,
-    ) -> io::Result<(Journal, Vec<(String, Job)>, Vec<DeadLetter>)> {
+    ) -> io::Result<(Journal, Owed, Vec<DeadLetter>)> {
         std::fs::create_dir_all(dir)?;
         let log_path: PathBuf = dir.join("journal");
         let done_path = dir.join("done");
