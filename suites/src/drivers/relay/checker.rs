@@ -964,6 +964,29 @@ mod tests {
     }
 
     #[test]
+    fn events_acknowledged_together_carry_no_order_among_themselves() {
+        let s = stream(N);
+        assert_ne!(s.subject_of(0), s.subject_of(1));
+        // One batch: 0 and 1 acknowledged at the same instant, delivered 1 then 0.
+        let mut h = History::new(N as usize);
+        for x in 0..N {
+            h.sending(x, 1, x * 10);
+            h.acked(x, if x < 2 { 5 } else { x * 10 + 1 });
+        }
+        let mut order = in_order(N);
+        order.swap(0, 1);
+        for (i, &x) in order.iter().enumerate() {
+            h.arrived(x, 1000 + i as u64, Some(204), None, 0);
+        }
+        let j = check(&h, &s, &STRICT, None);
+        assert_eq!(j.observed.total_inversions, 0);
+        assert_eq!(status(&j, "REL-004"), Status::Passed);
+        // Acknowledged one after the other, the same arrival is an inversion.
+        let j = check(&history(N, &order), &s, &STRICT, None);
+        assert_eq!(j.observed.total_inversions, 1);
+    }
+
+    #[test]
     fn inversion_count_is_exact() {
         let v: Vec<(u64, u64)> = [3u64, 1, 2, 0]
             .iter()

@@ -46,10 +46,7 @@ const DONE_CAP: u64 = 1 << 30;
 impl Journal {
     /// Opens (creating) the state in `dir`; returns it with the jobs still owed, each with
     /// its queue key, in the order they were accepted.
-    pub(super) fn open(
-        dir: &Path,
-        limit: u64,
-    ) -> io::Result<(Journal, Owed, Vec<DeadLetter>)> {
+    pub(super) fn open(dir: &Path, limit: u64) -> io::Result<(Journal, Owed, Vec<DeadLetter>)> {
         std::fs::create_dir_all(dir)?;
         let log_path: PathBuf = dir.join("journal");
         let done_path = dir.join("done");
