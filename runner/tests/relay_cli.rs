@@ -200,6 +200,10 @@ fn a_relay_acknowledging_before_its_journal_loses_events_across_a_kill() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("killed the intermediary (SIGKILL)"), "{out}");
     assert!(out.contains("REL-001/no-loss ... FAILED"), "{out}");
+    assert!(
+        out.contains("(across a restart: the intermediary was killed after"),
+        "the finding says it was a restart: {out}"
+    );
 }
 
 #[test]

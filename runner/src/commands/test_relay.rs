@@ -485,6 +485,13 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
         if !keep {
             continue;
         }
+        if let (Some(Restart::Done { acked, .. }), "REL-001") = (&restarted, c.requirement.as_str())
+        {
+            c.message.push_str(&format!(
+                " (across a restart: the intermediary was killed after {} acknowledged events)",
+                thousands(*acked)
+            ));
+        }
         if c.status.is_judged() && !c.status.is_pass() {
             c.reproduce = Some(format!("{base} --case {}", shell_quote(&c.case)));
         }
