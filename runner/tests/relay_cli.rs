@@ -1,16 +1,10 @@
 //! `test relay` and `reference relay` end to end, through the built binary.
 
 use std::process::Command;
+mod ports;
+use ports::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cdevents-conformance");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn test_relay(extra: &[&str]) -> (i32, String) {
     let out = Command::new(BIN)
@@ -157,6 +151,181 @@ fn listing_and_filters() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Arguments that start the durable reference relay (with `fault`), kill it once 80 events were
+/// acknowledged and start it again, claiming at-least-once.
+fn restarted_reference(port: u16, state: &std::path::Path, fault: &str) -> Vec<String> {
+    let mut args = through_reference(port, fault);
+    args[3] = format!("{} --state-dir '{}'", args[3], state.display());
+    args[7] = "at-least-once".into();
+    args.extend(
+        [
+            "--count",
+            "240",
+            "--restart-after",
+            "80",
+            "--faults",
+            "503:0.5,delay:0.2,delay=150ms,retry-after=0",
+            "--seed",
+            "5",
+        ]
+        .map(String::from),
+    );
+    args
+}
+
+#[test]
+fn a_durable_relay_keeps_what_it_acknowledged_across_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = restarted_reference(free_port(), dir.path(), "");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("killed the intermediary (SIGKILL) after")
+            && out.contains("it accepted connections again"),
+        "{out}"
+    );
+    assert!(out.contains("REL-001/no-loss ... ok"), "{out}");
+    assert!(out.contains("0 lost"), "{out}");
+}
+
+#[test]
+fn a_relay_acknowledging_before_its_journal_loses_events_across_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = restarted_reference(free_port(), dir.path(), "ack-before-durable-forward");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("killed the intermediary (SIGKILL)"), "{out}");
+    assert!(out.contains("REL-001/no-loss ... FAILED"), "{out}");
+    assert!(
+        out.contains("(across a restart: the intermediary was killed after"),
+        "the finding says it was a restart: {out}"
+    );
+}
+
+#[test]
+fn a_restart_needs_a_trigger_and_a_point_inside_the_stream() {
+    let (code, out) = test_relay(&["--target", "http://127.0.0.1:9/", "--restart-after", "5"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--restart-after needs --trigger"), "{out}");
+    let (code, out) = test_relay(&[
+        "--target",
+        "http://127.0.0.1:9/",
+        "--trigger",
+        "true",
+        "--count",
+        "10",
+        "--restart-after",
+        "10",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("must be between 1 and --count"), "{out}");
+}
+
+/// The kit's request count, from the summary line `sent N requests; M events acknowledged`.
+fn requests_and_acked(out: &str) -> (u64, u64) {
+    let line = out.lines().find(|l| l.starts_with("sent ")).unwrap_or("");
+    let num = |s: &str| s.replace(',', "").parse::<u64>().unwrap_or(0);
+    let w: Vec<&str> = line.split_whitespace().collect();
+    (
+        w.get(1).map(|s| num(s)).unwrap_or(0),
+        w.get(3).map(|s| num(s)).unwrap_or(0),
+    )
+}
+
+#[test]
+fn batch_mode_sends_several_events_a_request_and_keeps_the_claims() {
+    let mut args = through_reference(free_port(), "");
+    args.extend(
+        [
+            "--count",
+            "200",
+            "--mode",
+            "batch",
+            "--concurrency",
+            "2",
+            "--faults",
+            "transient,delay=100ms,retry-after=0",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("in batches of up to 10"), "{out}");
+    assert!(out.contains("REL-003/per-subject-order ... ok"), "{out}");
+    let (requests, acked) = requests_and_acked(&out);
+    assert_eq!(acked, 200, "{out}");
+    assert!(
+        requests * 3 <= acked,
+        "{requests} requests for {acked} events is no batching: {out}"
+    );
+}
+
+#[test]
+fn batch_mode_still_catches_a_reordering_relay() {
+    let mut args = through_reference(free_port(), "reorder");
+    args.extend(["--count", "200", "--mode", "batch", "--batch-size", "5"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("REL-003/per-subject-order ... FAILED"),
+        "{out}"
+    );
+}
+
+#[test]
+fn batch_size_needs_batch_mode() {
+    let (code, out) = test_relay(&["--target", "http://127.0.0.1:9/", "--batch-size", "5"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--batch-size 5 needs --mode batch"), "{out}");
+    let (code, out) = test_relay(&[
+        "--target",
+        "http://127.0.0.1:9/",
+        "--mode",
+        "batch",
+        "--batch-size",
+        "0",
+    ]);
+    assert_eq!(code, 2, "{out}");
+}
+
+#[test]
+fn a_restart_that_never_came_is_inconclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = through_reference(free_port(), "");
+    args[3] = format!("{} --state-dir '{}'", args[3], dir.path().display());
+    // Sending stops (budget) long before 900 events are acknowledged: no restart happens.
+    args.extend(
+        [
+            "--count",
+            "1000",
+            "--restart-after",
+            "900",
+            "--rate",
+            "100",
+            "--budget",
+            "400ms",
+            "--faults",
+            "none",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = test_relay(&args);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("no restart: the stream ended before 900"),
+        "{out}"
+    );
+    assert!(
+        out.contains("durability across a restart was not judged"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! `reproduce` end to end: a failed case of a run against a faulty reference listener fails the
 //! same requirement again, and passes against a conformant one. Loopback only.
 
+mod ports;
 mod reference_child;
+use ports::free_port;
 use reference_child::Reference;
 use std::path::Path;
 use std::process::Command;
@@ -244,4 +246,140 @@ fn a_hostile_reproduce_command_is_refused_and_never_run() {
         r.stderr
     );
     assert!(!marker.exists(), "no shell ran the command");
+}
+
+/// A trigger that starts the reference relay on `port`, with `extra` options.
+fn relay_trigger(port: u16, extra: &str) -> String {
+    format!(
+        "exec '{BIN}' reference relay --listen 127.0.0.1:{port} --timeout 300ms --forward \"$CDEVENTS_SINK_URL\"{extra}"
+    )
+}
+
+#[test]
+fn a_relay_case_fails_again_then_passes_on_a_fixed_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.jsonl");
+    let state = dir.path().join("state");
+    let port = free_port();
+    let target = format!("http://127.0.0.1:{port}/");
+    let trigger = relay_trigger(
+        port,
+        &format!(" --fault duplicate --state-dir '{}'", state.display()),
+    );
+    let first = run(&[
+        "test",
+        "relay",
+        "--target",
+        &target,
+        "--trigger",
+        &trigger,
+        "--count",
+        "60",
+        "--seed",
+        "4",
+        "--mode",
+        "batch",
+        "--batch-size",
+        "4",
+        "--restart-after",
+        "20",
+        "--guarantee",
+        "exactly-once",
+        "--ordering",
+        "per-subject",
+        "--timeout",
+        "2s",
+        "--results",
+        path(&results),
+    ]);
+    assert_eq!(first.code, 1, "{}{}", first.stdout, first.stderr);
+    let run1 = read_jsonl(&results).unwrap();
+    let case = run1
+        .cases
+        .iter()
+        .find(|c| c.case == "REL-002/no-duplicate")
+        .expect("the duplicate case");
+    assert_eq!(case.status, Status::Failed);
+    let recorded = case.reproduce.clone().expect("a reproduce command");
+    for want in [
+        "--count 60",
+        "--seed 4",
+        "--mode batch",
+        "--batch-size 4",
+        "--restart-after 20",
+        "--guarantee exactly-once",
+        "--ordering per-subject",
+        "--case REL-002/no-duplicate",
+    ] {
+        assert!(recorded.contains(want), "{want} in {recorded}");
+    }
+    assert!(!recorded.contains("--results"), "{recorded}");
+
+    let print = run(&[
+        "reproduce",
+        path(&results),
+        "REL-002/no-duplicate",
+        "--print",
+    ]);
+    assert_eq!(print.code, 0, "{}", print.stderr);
+    assert!(
+        print.stdout.contains("test relay") && print.stdout.contains("reference relay"),
+        "{}",
+        print.stdout
+    );
+    assert!(
+        !print.stdout.contains(&state.display().to_string()),
+        "the recorded state directory is replaced: {}",
+        print.stdout
+    );
+
+    let again = run(&["reproduce", path(&results), "REL-002/no-duplicate"]);
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    assert!(again.stderr.contains("failed again"), "{}", again.stderr);
+
+    let fixed = run(&[
+        "reproduce",
+        path(&results),
+        "REL-002/no-duplicate",
+        "--trigger",
+        &relay_trigger(port, ""),
+    ]);
+    // Without durability the fixed relay may lose what it held at the kill, but it duplicates
+    // nothing: the case judged passes.
+    assert!(
+        fixed.stderr.contains("passes now"),
+        "{}{}",
+        fixed.stdout,
+        fixed.stderr
+    );
+}
+
+#[test]
+fn a_relay_trigger_that_runs_something_else_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("pwned");
+    let results = dir.path().join("results.jsonl");
+    let trigger = format!("touch {}", path(&marker));
+    let cmd = format!(
+        "cdevents-conformance test relay --target http://127.0.0.1:9/ --trigger '{trigger}' --case REL-002/no-duplicate"
+    );
+    let lines = [
+        serde_json::json!({"record": "header", "format_version": 1, "suite": "relay",
+            "tool_version": "0", "started_at": "2025-01-01T00:00:00Z", "fail_on": "MUST"}),
+        serde_json::json!({"record": "case", "case": "REL-002/no-duplicate",
+            "requirement": "REL-002", "level": "MUST", "status": "failed", "message": "m",
+            "reproduce": cmd}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&results, text).unwrap();
+    assert_eq!(read_jsonl(&results).expect("reads").cases.len(), 1);
+    let r = run(&["reproduce", path(&results), "REL-002/no-duplicate"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("does not run `cdevents-conformance reference relay`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!marker.exists(), "the recorded trigger never ran");
 }

@@ -1,7 +1,5 @@
 //! `reference listener`: run the conformant reference listener, or a broken one.
 
-use std::net::SocketAddr;
-
 use anyhow::Context;
 use cdevents_suites::reference::listener::{spawn_reference_listener, Config, Fault};
 
@@ -26,14 +24,8 @@ published, incidents).";
 #[derive(Debug, clap::Args)]
 #[command(after_help = HELP)]
 pub struct Args {
-    /// Where to listen; port 0 picks a free one. The URL is printed.
-    #[arg(
-        long,
-        value_name = "ADDR",
-        default_value = "127.0.0.1:0",
-        env = "CDEVENTS_CONFORMANCE_LISTEN"
-    )]
-    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub serve: super::common_args::ServeArgs,
     /// Forward every accepted request, as received, to this URL.
     #[arg(long, value_name = "URL")]
     pub forward: Option<String>,
@@ -74,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let config = Config {
-            listen: args.listen,
+            listen: args.serve.listen,
             fault,
             max_body: args.max_body.max(64 << 10),
             forward: args.forward,
@@ -83,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         };
         let (addr, handle) = spawn_reference_listener(config)
             .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+            .with_context(|| format!("cannot listen on {}", args.serve.listen))?;
         anstream::println!("http://{addr}/");
         tokio::select! {
             _ = handle.wait() => {}

@@ -1,6 +1,5 @@
 //! `reference relay`: run the reference store-and-forward relay, or a broken one.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -23,20 +22,17 @@ forwards each subject's events in order, retrying transient failures (5xx, 408, 
 with backoff and Retry-After; permanent refusals are dead-lettered: GET /dead-letters lists them.
 With --ordering total it forwards one event at a time, in the order it acknowledged them, and
 claims total order. With --forward-mode it re-encodes every event in that mode, keeping the
-data's type (Content-Type <-> datacontenttype) and setting an absent one to application/json.";
+data's type (Content-Type <-> datacontenttype) and setting an absent one to application/json.
+With --state-dir it is durable: each event is journaled and synced to disk before it is
+acknowledged, and after a restart (even a SIGKILL) it forwards what it still owed: at-least-once
+across restarts.";
 
 /// `reference relay` options.
 #[derive(Debug, clap::Args)]
 #[command(after_help = HELP)]
 pub struct Args {
-    /// Where to listen; port 0 picks a free one. The URL is printed.
-    #[arg(
-        long,
-        value_name = "ADDR",
-        default_value = "127.0.0.1:0",
-        env = "CDEVENTS_CONFORMANCE_LISTEN"
-    )]
-    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub serve: super::common_args::ServeArgs,
     /// Where to forward (defaults to $CDEVENTS_SINK_URL, then $K_SINK).
     #[arg(long, value_name = "URL", env = "CDEVENTS_SINK_URL")]
     pub forward: Option<String>,
@@ -49,6 +45,10 @@ pub struct Args {
     /// Most forwards of one event before it is dead-lettered.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_attempts: u32,
+    /// Durable mode: journal each event in DIR before acknowledging it, and forward what the
+    /// journal still owes on start (at most 256 MiB of journal; past it, 503).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
     /// `per-subject`: one queue per subject, side by side; `total`: one queue, one event at a
     /// time, in acknowledgement order.
     #[arg(long, value_name = "ORDER", default_value = "per-subject", value_parser = PossibleValuesParser::new(["per-subject", "total"]).map(|s| ordering(&s)))]
@@ -110,17 +110,25 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let (addr, handle) = spawn_reference_relay(Config {
-            listen: args.listen,
+            listen: args.serve.listen,
             forward,
             fault,
             timeout: args.timeout,
             max_attempts: args.max_attempts.max(1),
             ordering: args.ordering,
             forward_mode: args.forward_mode.0,
+            state_dir: args.state_dir.clone(),
             ..Config::default()
         })
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| match &args.state_dir {
+            Some(d) => format!(
+                "cannot listen on {} or open the state in {}",
+                args.serve.listen,
+                d.display()
+            ),
+            None => format!("cannot listen on {}", args.serve.listen),
+        })?;
         anstream::println!("http://{addr}/");
         anstream::println!("dead letters: http://{addr}/dead-letters");
         tokio::select! {

@@ -31,7 +31,7 @@ Examples:
 
 The results file comes from `test listener|sender --results FILE`. Only cases that did not pass
 carry a reproduce command. The command is run without a shell, by this binary; it must be a
-`cdevents-conformance test listener|sender ... --case ID` command.
+`cdevents-conformance test listener|sender|relay ... --case ID` command.
 
 Sender cases: a run with --trigger is re-run with the same fault plan and seed; the recorded
 trigger is run only if it is this kit's reference sender (else pass --trigger CMD, e.g. the
@@ -39,6 +39,12 @@ fixed sender). A run against an externally started sender re-judges its recorded
 (`test sender --replay FILE`): the kit cannot start that sender again.
   cdevents-conformance reproduce results.jsonl SND-006
   cdevents-conformance reproduce results.jsonl SND-006 --trigger './my-sender --once'
+
+Relay cases: the stream is sent again with the recorded target, seed, count, rate, concurrency,
+faults, claims, spec, mode, batch size and restart; the recorded trigger is run only if it is
+this kit's reference relay forwarding to the sink (a --state-dir becomes a fresh temporary
+directory), else pass --trigger CMD (and --target URL) for your intermediary.
+  cdevents-conformance reproduce results.jsonl REL-002/no-duplicate
 
 Exit codes:
   0  the case passes now (or --print)
@@ -143,21 +149,30 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     let (mut argv, trigger) = parse_command(recorded, &case.case).with_context(refusal)?;
     let sender = argv[1] == "sender";
+    let relay = argv[1] == "relay";
     if let Some(t) = &args.target {
         if sender {
-            bail!("--target is for listener cases; a sender case takes --trigger CMD");
+            bail!("--target is for listener and relay cases; a sender case takes --trigger CMD");
         }
         set_flag(&mut argv, "--target", t);
     }
+    // A relay re-run with a durable reference relay gets a fresh state directory.
+    let mut state = None;
     match (&args.trigger, trigger) {
-        (Some(_), _) if !sender => bail!("--trigger is for sender cases"),
+        (Some(_), _) if !sender && !relay => bail!("--trigger is for sender and relay cases"),
         (Some(t), _) => set_flag(&mut argv, "--trigger", t),
+        (None, Some(t)) if relay => {
+            let (t, dir) = super::relay_repro::vet_relay_trigger(&t, &exe).with_context(refusal)?;
+            set_flag(&mut argv, "--trigger", &t);
+            state = dir;
+        }
         (None, Some(t)) => {
             let t = vet_trigger(&t, &exe).with_context(refusal)?;
             set_flag(&mut argv, "--trigger", &t);
         }
         (None, None) => {}
     }
+    let _state = state;
     if !has_flag(&argv, "--fail-on") {
         // One case runs: any failure of it, whatever its level, is a failure again.
         argv.extend(["--fail-on".to_owned(), "may".to_owned()]);
@@ -356,10 +371,13 @@ fn parse_command(recorded: &str, case_id: &str) -> anyhow::Result<(Vec<String>, 
     if program != PROGRAM {
         bail!("it does not run `{PROGRAM}`");
     }
-    if argv.len() < 2 || argv[0] != "test" || !matches!(argv[1].as_str(), "listener" | "sender") {
-        bail!("only `{PROGRAM} test listener` and `{PROGRAM} test sender` commands are run");
+    if argv.len() < 2
+        || argv[0] != "test"
+        || !matches!(argv[1].as_str(), "listener" | "sender" | "relay")
+    {
+        bail!("only `{PROGRAM} test listener`, `{PROGRAM} test sender` and `{PROGRAM} test relay` commands are run");
     }
-    let (argv, trigger) = if argv[1] == "sender" {
+    let (argv, trigger) = if matches!(argv[1].as_str(), "sender" | "relay") {
         take_flag(argv, "--trigger")?
     } else {
         (argv.to_vec(), None)

@@ -1,5 +1,6 @@
 //! `test listener`: send the corpus to a listener under test and judge every answer.
 
+use super::common_args::parse_version;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -44,20 +45,13 @@ pub enum Profile {
 
 /// `test listener` options.
 #[derive(Debug, clap::Args)]
-#[command(after_help = HELP)]
+#[command(
+    after_help = HELP,
+    mut_arg("target", |a| a.help("The listener's URL (http:// or https://)"))
+)]
 pub struct Args {
-    /// Only cases whose id starts with one of these (same as --case).
-    #[arg(value_name = "ID_PREFIX")]
-    pub filters: Vec<String>,
-    /// The listener's URL (http:// or https://).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "CDEVENTS_CONFORMANCE_TARGET",
-        required_unless_present = "list",
-        help_heading = "Target"
-    )]
-    pub target: Option<String>,
+    #[command(flatten)]
+    pub t: super::common_args::TargetArgs,
     /// The target's access token: sent with every request as `Authorization: Bearer`, and
     /// needed by the WH-014 cases (token in the header only, in access_token only). Never
     /// printed: evidence shows `***`.
@@ -138,10 +132,6 @@ pub struct Args {
     pub reports: Box<ReportArgs>,
 }
 
-fn parse_version(s: &str) -> Result<SpecVersion, String> {
-    s.parse::<SpecVersion>().map_err(|e| e.to_string())
-}
-
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let opts = Options {
@@ -152,7 +142,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         oversize_bytes: args.oversize,
         webhook: args.profiles.contains(&Profile::Webhook),
     };
-    let prefixes: Vec<&String> = args.filters.iter().chain(&args.case).collect();
+    let prefixes: Vec<&String> = args.t.filters.iter().chain(&args.case).collect();
     let selected: Vec<Case> = cases(&opts)
         .into_iter()
         .filter(|c| args.selection.keeps(&c.id, c.requirement, &prefixes))
@@ -176,7 +166,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         crate::listing::print(&entries);
         return Ok(exit::OK);
     }
-    let target = args.target.clone().context("--target is required")?;
+    let target = args.t.target.clone().context("--target is required")?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
 
     let mut header = RunHeader::new(

@@ -1,6 +1,7 @@
 //! `test relay`: stand at both ends of an intermediary, stream events through it while the
 //! sink injects faults, and judge the history (see docs/relay.md).
 
+use super::common_args::{parse_guarantee, parse_mode, parse_ordering, parse_plan, parse_version};
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use anyhow::Context;
 use cdevents_reports::model::{shell_quote, RunHeader, Suite};
 use cdevents_schemas::SpecVersion;
 use cdevents_suites::drivers::relay::{
-    check, fetch_dead_letters, thousands, Claims, Harness, RelayConfig, CASES,
+    check, fetch_dead_letters, thousands, Claims, Harness, RelayConfig, CASES, MAX_BATCH,
 };
 use cdevents_suites::drivers::sender::{Guarantee, Ordering};
 use cdevents_suites::faults::FaultPlan;
@@ -34,6 +35,12 @@ as CDEVENTS_SINK_URL and K_SINK). Fault plans: none, transient, hostile, or e.g.
 503:0.2,429:0.1,reset:0.05,max=3,delay=2s. What lost, duplicated, reordered and mutated mean,
 and when a run is inconclusive: docs/relay.md.
 
+--restart-after N (needs --trigger) checks durability (REL-001 across a restart): once N events
+were acknowledged the kit holds its sending, kills the trigger's process group (SIGKILL), runs
+the trigger again, waits for the target to accept connections, and goes on. Every event
+acknowledged before the kill must still arrive; one in flight at the kill and not acknowledged
+is re-sent, and owed only once acknowledged.
+
 Exit codes:
   0  the claims hold at the --fail-on level
   1  a claim is broken
@@ -43,22 +50,18 @@ Exit codes:
 /// Most events one run streams: the history takes ~60 bytes an event, held in memory.
 const MAX_COUNT: u64 = 50_000_000;
 
+/// Events per request under `--mode batch` unless `--batch-size` says.
+const DEFAULT_BATCH: usize = 10;
+
 /// `test relay` options.
 #[derive(Debug, clap::Args)]
-#[command(after_help = HELP)]
+#[command(
+    after_help = HELP,
+    mut_arg("target", |a| a.help("The intermediary's URL, where the kit sends"))
+)]
 pub struct Args {
-    /// Only cases whose id starts with one of these (same as --case).
-    #[arg(value_name = "ID_PREFIX")]
-    pub filters: Vec<String>,
-    /// The intermediary's URL, where the kit sends.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "CDEVENTS_CONFORMANCE_TARGET",
-        required_unless_present = "list",
-        help_heading = "Target"
-    )]
-    pub target: Option<String>,
+    #[command(flatten)]
+    pub t: super::common_args::TargetArgs,
     /// Where the kit's sink listens (the intermediary forwards there); port 0 picks one.
     #[arg(
         long,
@@ -84,6 +87,10 @@ pub struct Args {
     /// The longest wait, once everything is sent, for acknowledged events to arrive.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, help_heading = "Target")]
     pub drain: Duration,
+    /// Once N events were acknowledged, kill the intermediary the trigger started (SIGKILL to
+    /// its process group), start it again and go on (needs --trigger; see docs/relay.md).
+    #[arg(long, value_name = "N", help_heading = "Target")]
+    pub restart_after: Option<u64>,
     /// Events to stream.
     #[arg(
         long,
@@ -104,6 +111,10 @@ pub struct Args {
     /// The content mode the kit sends in: binary, structured or batch.
     #[arg(long, value_name = "MODE", default_value = "binary", value_parser = parse_mode, help_heading = "Stream")]
     pub mode: Mode,
+    /// Events per request under --mode batch (default 10; at most one of each subject, so the
+    /// kit still never has two events of one subject in flight).
+    #[arg(long, value_name = "N", help_heading = "Stream")]
+    pub batch_size: Option<usize>,
     /// Seed of the events and of the fault schedule.
     #[arg(
         long,
@@ -141,29 +152,9 @@ pub struct Args {
     pub reports: Box<ReportArgs>,
 }
 
-fn parse_plan(s: &str) -> Result<Box<FaultPlan>, String> {
-    FaultPlan::parse(s).map(Box::new).map_err(|e| e.to_string())
-}
-
-fn parse_guarantee(s: &str) -> Result<Guarantee, String> {
-    s.parse()
-}
-
-fn parse_ordering(s: &str) -> Result<Ordering, String> {
-    s.parse()
-}
-
-fn parse_version(s: &str) -> Result<SpecVersion, String> {
-    s.parse::<SpecVersion>().map_err(|e| e.to_string())
-}
-
-fn parse_mode(s: &str) -> Result<Mode, String> {
-    s.parse()
-}
-
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let filters: Vec<String> = args.filters.iter().chain(&args.case).cloned().collect();
+    let filters: Vec<String> = args.t.filters.iter().chain(&args.case).cloned().collect();
     let selected = |id: &str| filters.is_empty() || filters.iter().any(|f| id.starts_with(f));
     let listed: Vec<String> = CASES
         .iter()
@@ -191,8 +182,135 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
         return Ok(exit::USAGE);
     }
+    match args.batch_size {
+        Some(n) if args.mode != Mode::Batch => {
+            anstream::eprintln!("{FAIL}error{FAIL:#}: --batch-size {n} needs --mode batch");
+            return Ok(exit::USAGE);
+        }
+        Some(n) if n == 0 || n > MAX_BATCH => {
+            anstream::eprintln!(
+                "{FAIL}error{FAIL:#}: --batch-size {n} must be between 1 and {MAX_BATCH}"
+            );
+            return Ok(exit::USAGE);
+        }
+        _ => {}
+    }
+    if let Some(n) = args.restart_after {
+        let why = if args.trigger.is_none() {
+            Some("--restart-after needs --trigger: the kit can only restart what it started".into())
+        } else if n == 0 || n >= args.count {
+            Some(format!(
+                "--restart-after {n} must be between 1 and --count ({}) less one",
+                args.count
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            anstream::eprintln!("{FAIL}error{FAIL:#}: {why}");
+            return Ok(exit::USAGE);
+        }
+    }
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(run_async(args, filters))
+}
+
+/// Runs the trigger in its own process group (so that what it starts can be killed with it),
+/// with the sink's URL in its environment.
+fn spawn_trigger(cmd: &str, sink: &str) -> anyhow::Result<tokio::process::Child> {
+    tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .process_group(0)
+        .env("CDEVENTS_SINK_URL", sink)
+        .env("K_SINK", sink)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot run the trigger `{cmd}`"))
+}
+
+/// Sends `signal` to the child's process group.
+fn signal_group(child: &tokio::process::Child, signal: &str) {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg("--")
+            .arg(format!("-{pid}"))
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Starts the trigger and waits (at most `timeout`) for `target` to accept connections.
+async fn start_trigger(
+    cmd: &str,
+    sink: &str,
+    target: &str,
+    timeout: Duration,
+) -> anyhow::Result<tokio::process::Child> {
+    let child = spawn_trigger(cmd, sink)?;
+    if !wait_reachable(target, timeout).await {
+        anstream::eprintln!(
+            "warning: {} does not accept connections {} after the trigger started",
+            sanitize(target),
+            humantime::format_duration(timeout)
+        );
+    }
+    Ok(child)
+}
+
+/// The command that runs the same stream again (`reproduce` runs it with `--case ID`): every
+/// parameter that shapes the stream, the faults and the verdict, and no flag that writes files.
+fn reproduce_prefix(args: &Args, target: &str, spec: SpecVersion) -> String {
+    let mut s = format!(
+        "cdevents-conformance test relay --target {} --count {} --seed {} --concurrency {} \
+         --spec {spec} --mode {} --faults {} --guarantee {} --ordering {}",
+        shell_quote(target),
+        args.count,
+        args.seed,
+        args.concurrency,
+        args.mode,
+        shell_quote(&args.faults.to_string()),
+        args.guarantee,
+        args.ordering
+    );
+    let d = |d: Duration| humantime::format_duration(d).to_string();
+    if args.rate > 0.0 {
+        s.push_str(&format!(" --rate {}", args.rate));
+    }
+    if let Some(n) = args.batch_size {
+        s.push_str(&format!(" --batch-size {n}"));
+    }
+    for (flag, v, default) in [
+        ("--timeout", args.timeout, Duration::from_secs(5)),
+        ("--budget", args.budget, Duration::from_secs(300)),
+        ("--drain", args.drain, Duration::from_secs(30)),
+    ] {
+        if v != default {
+            s.push_str(&format!(" {flag} {}", d(v)));
+        }
+    }
+    if let Some(t) = &args.trigger {
+        s.push_str(&format!(" --trigger {}", shell_quote(t)));
+    }
+    if let Some(n) = args.restart_after {
+        s.push_str(&format!(" --restart-after {n}"));
+    }
+    if let Some(u) = &args.dead_letters {
+        s.push_str(&format!(" --dead-letters {}", shell_quote(u)));
+    }
+    s
+}
+
+/// What became of `--restart-after`.
+enum Restart {
+    /// Sending ended before that many events were acknowledged.
+    NotReached(u64),
+    /// Killed after `acked` events were acknowledged, and accepting connections again after
+    /// `back` (or not, within the timeout).
+    Done { acked: u64, back: Option<Duration> },
 }
 
 async fn wait_reachable(url: &str, timeout: Duration) -> bool {
@@ -219,7 +337,7 @@ async fn wait_reachable(url: &str, timeout: Duration) -> bool {
 }
 
 async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
-    let target = args.target.clone().context("--target is required")?;
+    let target = args.t.target.clone().context("--target is required")?;
     let claims = Claims {
         guarantee: args.guarantee,
         ordering: args.ordering,
@@ -239,45 +357,83 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
         timeout: args.timeout,
         max_attempts: 5,
         ordering: args.ordering,
+        batch_size: args.batch_size.unwrap_or(DEFAULT_BATCH),
     })
     .await?;
     let url = harness.sink_url();
     if !args.quiet {
         anstream::println!(
-            "sink listening on {url} (faults: {}, seed {}); sending {} events to {} with concurrency {}",
+            "sink listening on {url} (faults: {}, seed {}); sending {} events to {} with concurrency {}{}",
             args.faults,
             args.seed,
             thousands(args.count),
             sanitize(&target),
-            harness.concurrency()
+            harness.concurrency(),
+            if args.mode == Mode::Batch {
+                format!(
+                    ", in batches of up to {}",
+                    args.batch_size.unwrap_or(DEFAULT_BATCH)
+                )
+            } else {
+                String::new()
+            }
         );
     }
-    let child = match &args.trigger {
-        Some(cmd) => {
-            let child = tokio::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                // Its own process group, so that what the trigger started ends with the run.
-                .process_group(0)
-                .env("CDEVENTS_SINK_URL", &url)
-                .env("K_SINK", &url)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .with_context(|| format!("cannot run the trigger `{cmd}`"))?;
-            if !wait_reachable(&target, args.timeout).await {
-                anstream::eprintln!(
-                    "warning: {} does not accept connections {} after the trigger started",
-                    sanitize(&target),
-                    humantime::format_duration(args.timeout)
-                );
-            }
-            Some(child)
-        }
+    let mut child = match &args.trigger {
+        Some(cmd) => Some(start_trigger(cmd, &url, &target, args.timeout).await?),
         None => None,
     };
-    let sent = harness.send_all(args.budget).await;
+    let sending_done = std::sync::atomic::AtomicBool::new(false);
+    let send = async {
+        let s = harness.send_all(args.budget).await;
+        sending_done.store(true, std::sync::atomic::Ordering::Relaxed);
+        s
+    };
+    let restart = async {
+        let (Some(n), Some(cmd)) = (args.restart_after, args.trigger.as_deref()) else {
+            return Ok(None);
+        };
+        while harness.acked() < n {
+            if sending_done.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(Some(Restart::NotReached(n)));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        harness.hold(true);
+        let acked = harness.acked();
+        if let Some(mut c) = child.take() {
+            signal_group(&c, "KILL");
+            let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+        }
+        let killed = std::time::Instant::now();
+        let c = spawn_trigger(cmd, &url)?;
+        let back = wait_reachable(&target, args.timeout)
+            .await
+            .then(|| killed.elapsed());
+        child = Some(c);
+        harness.hold(false);
+        anyhow::Ok(Some(Restart::Done { acked, back }))
+    };
+    let (sent, restarted) = tokio::join!(send, restart);
+    let restarted = restarted?;
+    match &restarted {
+        Some(Restart::NotReached(n)) => anstream::eprintln!(
+            "warning: no restart: the stream ended before {} events were acknowledged",
+            thousands(*n)
+        ),
+        Some(Restart::Done { acked, back }) if !args.quiet => anstream::println!(
+            "killed the intermediary (SIGKILL) after {} acknowledged events; {}",
+            thousands(*acked),
+            match back {
+                Some(d) => format!("it accepted connections again after {} ms", d.as_millis()),
+                None => format!(
+                    "it did not accept connections again within {}",
+                    humantime::format_duration(args.timeout)
+                ),
+            }
+        ),
+        _ => {}
+    }
     if let Some(why) = &sent.stopped {
         anstream::eprintln!("warning: {}", sanitize(why));
     }
@@ -302,12 +458,8 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
         },
         None => None,
     };
-    if let Some(pid) = child.as_ref().and_then(|c| c.id()) {
-        let _ = std::process::Command::new("kill")
-            .arg("--")
-            .arg(format!("-{pid}"))
-            .stderr(Stdio::null())
-            .status();
+    if let Some(c) = &child {
+        signal_group(c, "TERM");
     }
     drop(child);
     let (history, stream) = harness.finish();
@@ -323,10 +475,7 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
     header.seed = Some(args.seed);
     header.fail_on = args.fail_on.into();
     header.command_line = std::env::args().collect();
-    let base: Vec<String> = std::env::args()
-        .filter(|a| !filters.contains(a))
-        .map(|a| shell_quote(&a))
-        .collect();
+    let base = reproduce_prefix(&args, &target, spec);
     let mut reporter = RunReporter::start(header, *args.reports, args.quiet, args.verbose)?;
     reporter.started_at(run_started);
     for mut c in judgement.cases {
@@ -336,12 +485,15 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
         if !keep {
             continue;
         }
-        if c.status.is_judged() && !c.status.is_pass() {
-            c.reproduce = Some(format!(
-                "{} --case {}",
-                base.join(" "),
-                shell_quote(&c.case)
+        if let (Some(Restart::Done { acked, .. }), "REL-001") = (&restarted, c.requirement.as_str())
+        {
+            c.message.push_str(&format!(
+                " (across a restart: the intermediary was killed after {} acknowledged events)",
+                thousands(*acked)
             ));
+        }
+        if c.status.is_judged() && !c.status.is_pass() {
+            c.reproduce = Some(format!("{base} --case {}", shell_quote(&c.case)));
         }
         reporter.case(c)?;
     }
@@ -369,5 +521,14 @@ async fn run_async(args: Args, filters: Vec<String>) -> anyhow::Result<u8> {
         );
     }
     reporter.observation(judgement.observation)?;
-    reporter.finish(false)
+    let code = reporter.finish(false)?;
+    if let (Some(Restart::NotReached(n)), exit::OK) = (&restarted, code) {
+        // Asked to judge durability across a restart, and no restart happened: not a pass.
+        anstream::eprintln!(
+            "inconclusive: --restart-after {} was never reached, so durability across a restart was not judged",
+            thousands(*n)
+        );
+        return Ok(exit::INCONCLUSIVE);
+    }
+    Ok(code)
 }

@@ -1,5 +1,6 @@
 //! `test sender`: host a sink, let the sender under test deliver to it, judge every request.
 
+use super::common_args::{parse_guarantee, parse_ordering, parse_plan, parse_version};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -115,22 +116,6 @@ pub struct Args {
     pub replay: Option<PathBuf>,
     #[command(flatten)]
     pub reports: Box<ReportArgs>,
-}
-
-fn parse_plan(s: &str) -> Result<Box<FaultPlan>, String> {
-    FaultPlan::parse(s).map(Box::new).map_err(|e| e.to_string())
-}
-
-fn parse_guarantee(s: &str) -> Result<Guarantee, String> {
-    s.parse()
-}
-
-fn parse_ordering(s: &str) -> Result<Ordering, String> {
-    s.parse()
-}
-
-fn parse_version(s: &str) -> Result<SpecVersion, String> {
-    s.parse::<SpecVersion>().map_err(|e| e.to_string())
 }
 
 /// Runs the command.

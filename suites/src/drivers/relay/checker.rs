@@ -321,14 +321,15 @@ pub fn observe(h: &History, stream: &Stream, dead_letters: Option<&[DeadLetter]>
         }
         start = end;
     }
-    // Overall: by acknowledgement time (sequence order breaks ties).
+    // Overall: by acknowledgement time. Events acknowledged at once (one batch) carry no order
+    // among themselves (REL-004's note): arrival order breaks ties.
     let mut all: Vec<(u64, u64, u64)> = recs
         .iter()
         .enumerate()
         .filter(|(_, r)| r.acked() && r.delivered())
         .map(|(s, r)| (r.acked_us, r.first_pos, s as u64))
         .collect();
-    all.sort_by_key(|&(t, _, s)| (t, s));
+    all.sort_by_key(|&(t, p, s)| (t, p, s));
     let v: Vec<(u64, u64)> = all.iter().map(|&(_, p, s)| (p, s)).collect();
     drop(all);
     let (n, ex) = inversions(&v);
@@ -1149,6 +1150,29 @@ mod tests {
         assert_eq!(status(&j, "REL-004"), Status::Failed);
         assert_eq!(j.observed.total_inversions, 1);
         assert_eq!(j.observed.ordering(), "per-subject");
+    }
+
+    #[test]
+    fn events_acknowledged_together_carry_no_order_among_themselves() {
+        let s = stream(N);
+        assert_ne!(s.subject_of(0), s.subject_of(1));
+        // One batch: 0 and 1 acknowledged at the same instant, delivered 1 then 0.
+        let mut h = History::new(N as usize);
+        for x in 0..N {
+            h.sending(x, 1, x * 10);
+            h.acked(x, if x < 2 { 5 } else { x * 10 + 1 });
+        }
+        let mut order = in_order(N);
+        order.swap(0, 1);
+        for (i, &x) in order.iter().enumerate() {
+            h.arrived(x, 1000 + i as u64, Some(204), None, 0);
+        }
+        let j = check(&h, &s, &STRICT, None);
+        assert_eq!(j.observed.total_inversions, 0);
+        assert_eq!(status(&j, "REL-004"), Status::Passed);
+        // Acknowledged one after the other, the same arrival is an inversion.
+        let j = check(&history(N, &order), &s, &STRICT, None);
+        assert_eq!(j.observed.total_inversions, 1);
     }
 
     #[test]

@@ -35,7 +35,7 @@ use cdevents_schemas::SpecVersion;
 use crate::drivers::listener::{Client, SendError, Target};
 use crate::drivers::sender::{Delivery, Observer, Ordering, Sink, SinkConfig};
 use crate::faults::FaultPlan;
-use crate::wire::Mode;
+use crate::wire::{encode, Mode};
 
 /// How to run the relay suite.
 #[derive(Debug, Clone)]
@@ -64,6 +64,8 @@ pub struct RelayConfig {
     pub max_attempts: u32,
     /// The ordering claim (a `total` claim sends one event at a time).
     pub ordering: Ordering,
+    /// Events per request in `batch` mode (at most one of each subject); 1 otherwise.
+    pub batch_size: usize,
 }
 
 impl Default for RelayConfig {
@@ -81,6 +83,7 @@ impl Default for RelayConfig {
             timeout: Duration::from_secs(5),
             max_attempts: 5,
             ordering: Ordering::None,
+            batch_size: 1,
         }
     }
 }
@@ -122,6 +125,8 @@ pub struct Harness {
     sink: Sink,
     started: Instant,
     client: Option<Client>,
+    /// `true` while sending is held (the intermediary is being restarted).
+    paused: tokio::sync::watch::Sender<bool>,
 }
 
 fn lock(h: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
@@ -219,7 +224,20 @@ impl Harness {
             sink,
             started,
             client,
+            paused: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// Events the intermediary acknowledged so far.
+    pub fn acked(&self) -> u64 {
+        lock(&self.history).acked
+    }
+
+    /// Holds (`true`) or resumes (`false`) sending: while held, no new request starts (a
+    /// request in flight finishes, or fails and is re-sent once sending resumes). Used to
+    /// restart the intermediary mid-stream.
+    pub fn hold(&self, on: bool) {
+        self.paused.send_replace(on);
     }
 
     /// Sets the intermediary's URL (when it could only be started once the sink's URL was
@@ -271,11 +289,21 @@ impl Harness {
                 (stats.clone(), stop.clone(), connect_failures.clone());
             let cfg = self.cfg.clone();
             let started = self.started;
+            let mut paused = self.paused.subscribe();
             tasks.push(tokio::spawn(async move {
-                for seq in 0..stream.len() {
-                    if stream.subject_of(seq) % workers != w {
-                        continue;
-                    }
+                let size = if cfg.mode == Mode::Batch {
+                    cfg.batch_size.clamp(1, MAX_BATCH)
+                } else {
+                    1
+                };
+                let mut next = Batcher::new(&stream, workers, w, size);
+                // Reused from one request to the next.
+                let (mut batch, mut events, mut digests) = (
+                    Vec::new(),
+                    Vec::with_capacity(size),
+                    Vec::with_capacity(size),
+                );
+                while next.batch(&mut batch) {
                     if stop.load(AtomicOrdering::Relaxed) {
                         return;
                     }
@@ -286,21 +314,51 @@ impl Harness {
                         return;
                     }
                     if let Some(rate) = cfg.rate.filter(|r| *r > 0.0) {
-                        let slot = start + Duration::from_secs_f64(seq as f64 / rate);
+                        let first = batch.iter().copied().min().unwrap_or(0);
+                        let slot = start + Duration::from_secs_f64(first as f64 / rate);
                         tokio::time::sleep_until(slot.min(deadline)).await;
                     }
-                    let p = stream.event(seq);
-                    let digest = Shape::digest_of(Some(&p.ce), &p.event);
-                    let req = Stream::request(p, cfg.mode);
+                    events.clear();
+                    digests.clear();
+                    for &seq in &batch {
+                        let p = stream.event(seq);
+                        digests.push(Shape::digest_of(Some(&p.ce), &p.event));
+                        events.push((p.ce, p.event));
+                    }
+                    // One event goes through `encode_event`, which leaves out Content-Type in
+                    // binary mode when the event has no datacontenttype (REL-010's events).
+                    let req = match events.len() {
+                        1 if cfg.mode != Mode::Batch => match events.pop() {
+                            Some((ce, event)) => stream::encode_event(cfg.mode, ce, event),
+                            None => encode(cfg.mode, &events),
+                        },
+                        _ => encode(cfg.mode, &events),
+                    };
                     let mut last = String::new();
                     let mut acked = false;
                     for attempt in 0..cfg.max_attempts.max(1) {
-                        lock(&history).sending(seq, digest, micros(started));
+                        if *paused.borrow() {
+                            let _ =
+                                tokio::time::timeout_at(deadline, paused.wait_for(|p| !*p)).await;
+                        }
+                        {
+                            let at = micros(started);
+                            let mut h = lock(&history);
+                            for (&seq, &digest) in batch.iter().zip(&digests) {
+                                h.sending(seq, digest, at);
+                            }
+                        }
                         lock_stats(&stats).requests += 1;
                         let (retry, after) =
                             match client.send_http(&req, &client.target().url).await {
                                 Ok(r) if (200..300).contains(&r.status) => {
-                                    lock(&history).acked(seq, micros(started));
+                                    // The events of one batch are acknowledged together.
+                                    let at = micros(started);
+                                    let mut h = lock(&history);
+                                    for &seq in &batch {
+                                        h.acked(seq, at);
+                                    }
+                                    drop(h);
                                     connect_failures.store(0, AtomicOrdering::Relaxed);
                                     acked = true;
                                     break;
@@ -336,11 +394,13 @@ impl Harness {
                     }
                     let mut st = lock_stats(&stats);
                     if acked {
-                        st.acked += 1;
+                        st.acked += batch.len() as u64;
                     } else {
-                        st.not_acked_count += 1;
-                        if st.not_acked.len() < history::MAX_EXAMPLES {
-                            st.not_acked.push((seq, last));
+                        st.not_acked_count += batch.len() as u64;
+                        for &seq in &batch {
+                            if st.not_acked.len() < history::MAX_EXAMPLES {
+                                st.not_acked.push((seq, last.clone()));
+                            }
                         }
                     }
                 }
@@ -408,6 +468,65 @@ impl Harness {
     }
 }
 
+/// Most events in one batch.
+pub const MAX_BATCH: usize = 1000;
+
+/// Cuts one worker's share of the stream (the subjects `subject % workers == w`) into requests
+/// of at most `size` events, at most one of each subject, so that the kit still never has two
+/// events of one subject in flight: an event joins a batch only when no earlier event of its
+/// subject is still waiting. It looks at most `4 × size` events ahead.
+struct Batcher<'a> {
+    stream: &'a Stream,
+    size: usize,
+    /// Events skipped for an earlier batch, in stream order.
+    waiting: std::collections::VecDeque<u64>,
+    /// The next of this worker's events not yet looked at.
+    seqs: Box<dyn Iterator<Item = u64> + Send + 'a>,
+}
+
+impl<'a> Batcher<'a> {
+    fn new(stream: &'a Stream, workers: u64, w: u64, size: usize) -> Self {
+        Batcher {
+            stream,
+            size: size.max(1),
+            waiting: Default::default(),
+            seqs: Box::new((0..stream.len()).filter(move |&s| stream.subject_of(s) % workers == w)),
+        }
+    }
+
+    /// Fills `batch` with the next request's events; `false` once every event was taken.
+    fn batch(&mut self, batch: &mut Vec<u64>) -> bool {
+        batch.clear();
+        if self.size == 1 {
+            batch.extend(self.seqs.next());
+            return !batch.is_empty();
+        }
+        let mut subjects = std::collections::HashSet::new();
+        let mut blocked = std::collections::HashSet::new();
+        let mut kept = std::collections::VecDeque::new();
+        let look = 4 * self.size;
+        let mut looked = 0;
+        while batch.len() < self.size && looked < look {
+            let Some(seq) = self.waiting.pop_front().or_else(|| self.seqs.next()) else {
+                break;
+            };
+            looked += 1;
+            let subject = self.stream.subject_of(seq);
+            if subjects.contains(&subject) || blocked.contains(&subject) {
+                blocked.insert(subject);
+                kept.push_back(seq);
+            } else {
+                subjects.insert(subject);
+                batch.push(seq);
+            }
+        }
+        // What was skipped goes first next time, still in stream order.
+        kept.extend(self.waiting.drain(..));
+        self.waiting = kept;
+        !batch.is_empty()
+    }
+}
+
 fn client_for(url: &str, timeout: Duration) -> Result<Client, RelayError> {
     let target = Target::parse(url).map_err(RelayError::Target)?;
     Client::new(target, timeout).map_err(RelayError::Target)
@@ -450,4 +569,42 @@ pub async fn fetch_dead_letters(url: &str, timeout: Duration) -> Result<Vec<Dead
 
 fn lock_stats(s: &Mutex<SendStats>) -> std::sync::MutexGuard<'_, SendStats> {
     s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hold_one_event_a_subject_and_keep_each_subjects_order() {
+        let stream = Stream::new(SpecVersion::DEFAULT, 3, 500, chrono::Utc::now()).unwrap();
+        for (workers, size) in [(1, 10), (2, 7), (8, 10), (3, 1)] {
+            let mut all = Vec::new();
+            let mut last_batch = std::collections::HashMap::new();
+            for w in 0..workers {
+                let mut b = Batcher::new(&stream, workers, w, size);
+                let mut i = 0usize;
+                let mut batch = Vec::new();
+                while b.batch(&mut batch) {
+                    assert!(!batch.is_empty() && batch.len() <= size);
+                    let mut subjects = std::collections::HashSet::new();
+                    for &seq in &batch {
+                        let s = stream.subject_of(seq);
+                        assert_eq!(s % workers, w, "only the worker's subjects");
+                        assert!(subjects.insert(s), "two events of subject {s} in one batch");
+                        if let Some((prev_seq, prev_batch)) = last_batch.insert(s, (seq, i)) {
+                            assert!(prev_seq < seq && prev_batch < i, "subject {s} out of order");
+                        }
+                    }
+                    all.extend(batch.iter().copied());
+                    i += 1;
+                }
+                if workers == 1 && size == 10 {
+                    assert!(i * 3 <= 500, "batches fill up: {i} batches for 500 events");
+                }
+            }
+            all.sort_unstable();
+            assert_eq!(all, (0..500).collect::<Vec<_>>(), "every event once");
+        }
+    }
 }

@@ -22,7 +22,8 @@ pub enum RelayFault {
     /// Gives up on an event after a 5xx from downstream.
     NoRetryOn5xx,
     /// Acknowledges before the event is safely stored: one the sink refuses is dropped,
-    /// neither delivered nor dead-lettered.
+    /// neither delivered nor dead-lettered; in durable mode it journals nothing, so a restart
+    /// loses what was queued.
     AckBeforeDurableForward,
     /// Claims total order (it implies `--ordering total`) and lets some events overtake the
     /// one before them when that one is of another subject, so each subject's order holds and
@@ -155,7 +156,7 @@ impl RelayFault {
             RelayFault::StripExtensions => "forwards events without their extension attributes",
             RelayFault::NoRetryOn5xx => "gives up on an event after a 5xx from downstream",
             RelayFault::AckBeforeDurableForward => {
-                "acknowledges before storing safely: an event the sink refuses is dropped, not dead-lettered"
+                "acknowledges before storing safely: an event the sink refuses is dropped, not dead-lettered; with --state-dir, nothing is journaled (a restart loses the queue)"
             }
             RelayFault::InterleaveSubjects => {
                 "claims total order, lets some events overtake the one before of another subject"

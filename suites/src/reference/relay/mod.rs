@@ -9,7 +9,11 @@
 //! the last attempt. `GET /dead-letters` lists them as JSON, one
 //! [`DeadLetter`](crate::drivers::relay::DeadLetter) each. When its queue is full it answers
 //! 503 with `Retry-After` and acknowledges nothing. Its queue is in memory: it claims
-//! exactly-once and per-subject order for its own lifetime, not durability across restarts.
+//! exactly-once and per-subject order for its own lifetime, not durability across restarts,
+//! unless it runs with a state directory ([`Config::state_dir`], see [`journal`]): then each
+//! event is on disk before it is acknowledged, and what was owed is forwarded after a restart
+//! (at-least-once across restarts: an event delivered just before the kill, not yet marked
+//! done, goes out again).
 //!
 //! With [`RelayOrdering::Total`] it has one queue for all events, forwarded one at a time in
 //! the order it acknowledged them: it then claims total order. With a forward mode
@@ -18,12 +22,14 @@
 //! explicitly on an event that came without one in the other mode.
 
 mod faults;
+mod journal;
 
 pub use faults::{RelayFault, UnknownRelayFault};
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -124,6 +130,10 @@ pub struct Config {
     /// The mode every event is forwarded in; `None`: as received (a batch's events go on
     /// one by one in binary mode).
     pub forward_mode: Option<Mode>,
+    /// Where the durable mode keeps its journal; `None`: in memory only.
+    pub state_dir: Option<PathBuf>,
+    /// Most bytes the journal holds; past it the relay answers 503.
+    pub journal_limit: u64,
 }
 
 impl Default for Config {
@@ -142,6 +152,8 @@ impl Default for Config {
             max_in_flight: 64,
             ordering: RelayOrdering::PerSubject,
             forward_mode: None,
+            state_dir: None,
+            journal_limit: 256 << 20,
         }
     }
 }
@@ -173,11 +185,44 @@ struct Shared {
     queues: Mutex<Queues>,
     in_flight: Semaphore,
     metrics: Metrics,
+    journal: Option<Mutex<journal::Journal>>,
 }
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The journal, locked (always before the queues, never after).
+    fn journal(&self) -> Option<std::sync::MutexGuard<'_, journal::Journal>> {
+        self.journal
+            .as_ref()
+            .map(|j| j.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The relay is done with `job` (delivered, dead-lettered or dropped): journal it, take it
+    /// off its subject's queue; whether the queue is now empty.
+    fn finished(&self, key: &str, n: u64) -> bool {
+        let mut journal = self.journal();
+        if let Some(j) = journal.as_mut() {
+            j.finished(n);
+        }
+        let mut q = self.lock();
+        q.queued = q.queued.saturating_sub(1);
+        let empty = match q.by_subject.get_mut(key) {
+            Some(queue) => {
+                queue.pop_front();
+                queue.is_empty()
+            }
+            None => true,
+        };
+        if empty {
+            q.by_subject.remove(key);
+        }
+        if let Some(j) = journal.as_mut() {
+            j.compact_if_idle(q.queued);
+        }
+        empty
     }
 }
 
@@ -209,13 +254,33 @@ pub async fn spawn_reference_relay(config: Config) -> std::io::Result<(SocketAdd
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(std::io::Error::other)?;
+    let mut queues = Queues::default();
+    let journal = match &config.state_dir {
+        Some(dir) => {
+            let (j, owed, dead) = journal::Journal::open(dir, config.journal_limit)?;
+            queues.dead = dead;
+            queues.dead.truncate(MAX_DEAD_LETTERS);
+            for (key, job) in owed {
+                queues.accepted = queues.accepted.max(job.n + 1);
+                queues.queued += 1;
+                queues.by_subject.entry(key).or_default().push_back(job);
+            }
+            Some(Mutex::new(j))
+        }
+        None => None,
+    };
+    let owed: Vec<String> = queues.by_subject.keys().cloned().collect();
     let shared = Arc::new(Shared {
         in_flight: Semaphore::new(config.max_in_flight.max(1)),
         cfg: config,
         client,
-        queues: Mutex::new(Queues::default()),
+        queues: Mutex::new(queues),
         metrics: Metrics::new(),
+        journal,
     });
+    for key in owed {
+        tokio::spawn(drain_subject(shared.clone(), key));
+    }
     let app = Router::new().fallback(handle).with_state(shared);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -374,17 +439,41 @@ async fn take(st: &Arc<Shared>, parts: http::request::Parts, body: Body) -> Resp
     }
     let mut spawn = Vec::new();
     {
+        let busy = || (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")]).into_response();
+        // The journal's lock first, held until the events are queued, so that it is not
+        // emptied between the two.
+        let mut journal = st.journal();
+        if journal.as_ref().is_some_and(|j| j.full()) {
+            return busy();
+        }
         let mut q = st.lock();
         if q.queued + jobs.len() > st.cfg.queue_limit {
-            drop(q);
-            return (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")]).into_response();
+            return busy();
         }
+        let mut kept = Vec::with_capacity(jobs.len());
         for (key, mut job) in jobs {
             job.n = q.accepted;
             q.accepted += 1;
             if fault == Some(RelayFault::DropEvery10th) && job.n % 10 == 9 {
                 continue;
             }
+            kept.push((key, job));
+        }
+        // The fault acknowledges from memory: what was queued dies with the process.
+        if let Some(j) = journal
+            .as_mut()
+            .filter(|_| fault != Some(RelayFault::AckBeforeDurableForward))
+        {
+            drop(q);
+            if let Err(e) = j.append(&kept) {
+                return problem(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    format!("cannot journal the events: {e}"),
+                );
+            }
+            q = st.lock();
+        }
+        for (key, job) in kept {
             q.queued += 1;
             let queue = q.by_subject.entry(key.clone()).or_default();
             queue.push_back(job);
@@ -523,23 +612,16 @@ async fn drain_subject(st: Arc<Shared>, key: String) {
             }
             if let Some(n) = next {
                 forward(&st, &n).await;
+                if let Some(mut j) = st.journal() {
+                    j.finished(n.n);
+                }
             }
         }
         forward(&st, &job).await;
         if st.cfg.fault == Some(RelayFault::Duplicate) && job.n % 10 == 9 {
             let _ = send_once(&st, &job).await;
         }
-        let mut q = st.lock();
-        q.queued = q.queued.saturating_sub(1);
-        let empty = match q.by_subject.get_mut(&key) {
-            Some(queue) => {
-                queue.pop_front();
-                queue.is_empty()
-            }
-            None => true,
-        };
-        if empty {
-            q.by_subject.remove(&key);
+        if st.finished(&key, job.n) {
             return;
         }
     }
@@ -593,14 +675,19 @@ async fn forward(st: &Shared, job: &Job) {
                 format!("refused downstream: {why}")
             };
             st.metrics.forward("dead-lettered");
+            let dead = DeadLetter {
+                id: job.id.clone(),
+                source: job.source.clone(),
+                status,
+                reason,
+            };
+            let mut journal = st.journal();
             let mut q = st.lock();
             if q.dead.len() < MAX_DEAD_LETTERS {
-                q.dead.push(DeadLetter {
-                    id: job.id.clone(),
-                    source: job.source.clone(),
-                    status,
-                    reason,
-                });
+                if let Some(j) = journal.as_mut() {
+                    j.dead_letter(&dead);
+                }
+                q.dead.push(dead);
             }
             return;
         }
