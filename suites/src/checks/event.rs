@@ -17,21 +17,22 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
         ));
         return;
     };
+    // `context` and `subject` are looked up once and handed to every rule (each lookup hashes
+    // the key: BENCHMARKS.md, "context looked up once").
     let ctx = obj.get("context").and_then(Value::as_object);
-    out.type_name = ctx
-        .and_then(|c| c.get("type"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    out.spec = version(checker, ev, out);
-    let type_known = check_type(checker, out);
+    let subject = obj.get("subject").and_then(Value::as_object);
+    let type_name = ctx.and_then(|c| c.get("type")).and_then(Value::as_str);
+    out.type_name = type_name.map(str::to_owned);
+    out.spec = version(checker, obj.get("context"), out);
+    let type_known = check_type(checker, type_name, out);
     // The link rules name what the schema's `anyOf` error cannot; where they judged a link,
     // its schema errors are left out.
     let flagged_links = match out.spec {
-        Some(spec) => super::links::check(spec, ev, out),
+        Some(spec) => super::links::check(spec, ctx, out),
         None => Default::default(),
     };
-    for member in ["context", "subject"] {
-        if !obj.get(member).is_some_and(Value::is_object) {
+    for (member, found) in [("context", ctx), ("subject", subject)] {
+        if found.is_none() {
             out.findings.push(finding(
                 ids::SCHEMA_SHAPE,
                 format!("/{member}"),
@@ -39,19 +40,23 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
             ));
         }
     }
-    if let (Some(spec), Some(t), true) = (out.spec, out.type_name.clone(), type_known) {
-        schema(checker, spec, &t, ev, &flagged_links, out);
+    if let (Some(spec), Some(t), true) = (out.spec, type_name, type_known) {
+        schema(checker, spec, t, ev, &flagged_links, out);
     }
-    sources(ev, out);
-    recommendations(ev, out);
-    custom_data(ev, out);
-    if let (Some(resolver), Some(uri)) = (
-        checker.schema_uri,
-        super::at(ev, "/context/schemaUri").and_then(Value::as_str),
-    ) {
+    let ctx_source = str_of(ctx, "source");
+    let subject_source = str_of(subject, "source");
+    sources(ctx_source, subject_source, out);
+    recommendations(ctx_source, subject_source, str_of(ctx, "chainId"), out);
+    custom_data(obj, out);
+    if let (Some(resolver), Some(uri)) = (checker.schema_uri, str_of(ctx, "schemaUri")) {
         schema_uri(resolver, uri, ev, out);
     }
     dedupe(&mut out.findings);
+}
+
+/// The string member `key` of an object, if both are there.
+fn str_of<'v>(m: Option<&'v serde_json::Map<String, Value>>, key: &str) -> Option<&'v str> {
+    m.and_then(|m| m.get(key)).and_then(Value::as_str)
 }
 
 /// The same requirement at the same place is one finding, whichever rule saw it first.
@@ -84,8 +89,12 @@ fn kind(v: &Value) -> &'static str {
 
 /// Which version to judge against: forced, or declared by the event in the attribute its
 /// version names (`version` up to 0.4, `specversion` from 0.5).
-fn version(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEvent) -> Option<SpecVersion> {
-    let ctx = ev.get("context")?;
+fn version(
+    checker: &EventChecker<'_>,
+    ctx: Option<&Value>,
+    out: &mut CheckedEvent,
+) -> Option<SpecVersion> {
+    let ctx = ctx?;
     let declared_new = ctx.get("specversion");
     let declared_old = ctx.get("version");
     let (attr, declared) = match (declared_new, declared_old) {
@@ -135,8 +144,8 @@ fn version(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEvent) -> Op
 }
 
 /// Well-formed and known type. Returns whether a schema exists for it.
-fn check_type(checker: &EventChecker<'_>, out: &mut CheckedEvent) -> bool {
-    let Some(t) = out.type_name.clone() else {
+fn check_type(checker: &EventChecker<'_>, t: Option<&str>, out: &mut CheckedEvent) -> bool {
+    let Some(t) = t else {
         // Without a type there is no schema to pick: say so here.
         if out.findings.iter().all(|f| f.pointer != "/context") {
             out.findings.push(finding(
@@ -155,7 +164,7 @@ fn check_type(checker: &EventChecker<'_>, out: &mut CheckedEvent) -> bool {
                 pointer,
                 format!(
                     "custom type {} is not of the form dev.cdeventsx.<tool>-<subject>.<predicate>.<major>.<minor>.<patch>",
-                    quote(&t)
+                    quote(t)
                 ),
             ));
         }
@@ -165,7 +174,7 @@ fn check_type(checker: &EventChecker<'_>, out: &mut CheckedEvent) -> bool {
             pointer,
             format!(
                 "type {} is not of the form dev.cdevents.<subject>.<predicate>.<major>.<minor>.<patch>",
-                quote(&t)
+                quote(t)
             ),
         ));
         return false;
@@ -173,7 +182,7 @@ fn check_type(checker: &EventChecker<'_>, out: &mut CheckedEvent) -> bool {
     let Some(spec) = out.spec else {
         return false;
     };
-    if checker.registry.knows_type(spec, &t) {
+    if checker.registry.knows_type(spec, t) {
         return true;
     }
     let hint = t
@@ -188,7 +197,7 @@ fn check_type(checker: &EventChecker<'_>, out: &mut CheckedEvent) -> bool {
     out.findings.push(finding(
         ids::TYPE_KNOWN,
         pointer,
-        format!("type {} is not defined by CDEvents {spec}{hint}", quote(&t)),
+        format!("type {} is not defined by CDEvents {spec}{hint}", quote(t)),
     ));
     false
 }
@@ -310,12 +319,12 @@ fn schema(
 /// `context.source` and `subject.source` are URI-references by the spec text, also where an
 /// official schema forgot the format (the test events). Reported only where the schema did not
 /// already report that location.
-fn sources(ev: &Value, out: &mut CheckedEvent) {
-    for (pointer, id) in [
-        ("/context/source", ids::SOURCE),
-        ("/subject/source", ids::SUBJECT_SOURCE),
+fn sources(ctx_source: Option<&str>, subject_source: Option<&str>, out: &mut CheckedEvent) {
+    for (pointer, id, found) in [
+        ("/context/source", ids::SOURCE, ctx_source),
+        ("/subject/source", ids::SUBJECT_SOURCE, subject_source),
     ] {
-        let Some(s) = super::at(ev, pointer).and_then(Value::as_str) else {
+        let Some(s) = found else {
             continue;
         };
         if out.findings.iter().any(|f| f.pointer == pointer) {
@@ -332,8 +341,12 @@ fn sources(ev: &Value, out: &mut CheckedEvent) {
 }
 
 /// SHOULD-level advice on the context and subject.
-fn recommendations(ev: &Value, out: &mut CheckedEvent) {
-    let source = super::at(ev, "/context/source").and_then(Value::as_str);
+fn recommendations(
+    source: Option<&str>,
+    subject_source: Option<&str>,
+    chain_id: Option<&str>,
+    out: &mut CheckedEvent,
+) {
     if let Some(s) = source {
         let already = out.findings.iter().any(|f| f.pointer == "/context/source");
         if !already && !formats::is_valid(Format::Uri, s) {
@@ -347,10 +360,7 @@ fn recommendations(ev: &Value, out: &mut CheckedEvent) {
             ));
         }
     }
-    if let (Some(s), Some(sub)) = (
-        source,
-        super::at(ev, "/subject/source").and_then(Value::as_str),
-    ) {
+    if let (Some(s), Some(sub)) = (source, subject_source) {
         if s == sub {
             out.findings.push(finding(
                 ids::SUBJECT_SOURCE_REPEATED,
@@ -359,7 +369,7 @@ fn recommendations(ev: &Value, out: &mut CheckedEvent) {
             ));
         }
     }
-    if let Some(c) = super::at(ev, "/context/chainId").and_then(Value::as_str) {
+    if let Some(c) = chain_id {
         if !c.is_empty() && !is_uuid(c) {
             out.findings.push(finding(
                 ids::CHAIN_ID_UUID,
@@ -423,7 +433,7 @@ pub fn is_media_type(ct: &str) -> bool {
     }
 }
 
-fn custom_data(ev: &Value, out: &mut CheckedEvent) {
+fn custom_data(ev: &serde_json::Map<String, Value>, out: &mut CheckedEvent) {
     let ct_value = ev.get("customDataContentType");
     let ct = ct_value.and_then(Value::as_str);
     if let Some(ct) = ct {
