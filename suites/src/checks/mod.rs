@@ -99,13 +99,45 @@ pub fn finding(id: &str, pointer: impl Into<String>, message: impl Into<String>)
         id: id.to_owned(),
         // Every id used by a check is in the catalogue (tested in `ids`); MUST is the safe
         // reading should one ever be missing.
-        level: Catalogue::embedded()
-            .get(id)
-            .map(|r| r.level)
-            .unwrap_or(Level::Must),
+        level: level_of(id).unwrap_or(Level::Must),
         pointer: pointer.into(),
         message: message.into(),
     }
+}
+
+/// The catalogue level of `id`. Ids are short: each is packed into one integer and found by a
+/// binary search of a table built once, instead of a SipHash lookup in the catalogue (and its
+/// string comparisons) per finding (BENCHMARKS.md).
+fn level_of(id: &str) -> Option<Level> {
+    static LEVELS: std::sync::OnceLock<Vec<(u128, Level)>> = std::sync::OnceLock::new();
+    let Some(key) = packed(id) else {
+        return Catalogue::embedded().get(id).map(|r| r.level);
+    };
+    let levels = LEVELS.get_or_init(|| {
+        let mut v: Vec<_> = Catalogue::embedded()
+            .iter()
+            .filter_map(|r| Some((packed(&r.id)?, r.level)))
+            .collect();
+        v.sort_unstable_by_key(|&(k, _)| k);
+        v
+    });
+    levels
+        .binary_search_by_key(&key, |&(k, _)| k)
+        .ok()
+        .map(|i| levels[i].1)
+}
+
+/// The bytes of an id of at most 15 bytes and its length in one integer (one-to-one);
+/// `None` for a longer id.
+fn packed(id: &str) -> Option<u128> {
+    let b = id.as_bytes();
+    if b.len() > 15 {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    bytes[..b.len()].copy_from_slice(b);
+    bytes[15] = b.len() as u8;
+    Some(u128::from_be_bytes(bytes))
 }
 
 /// Shortens untrusted text quoted in a message.
@@ -116,5 +148,25 @@ pub fn quote(s: &str) -> String {
     } else {
         let cut: String = s.chars().take(MAX).collect();
         format!("{cut:?}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_the_catalogue_s() {
+        let catalogue = Catalogue::embedded();
+        for r in catalogue.iter() {
+            assert_eq!(level_of(&r.id), Some(r.level), "{}", r.id);
+            assert_eq!(finding(&r.id, "", "").level, r.level, "{}", r.id);
+        }
+        assert_eq!(level_of("CDE-NOPE-999"), None);
+        assert_eq!(level_of("CDE-CTX-003-AND-MORE"), None, "longer than a packed id");
+        assert_ne!(packed("CDE-CTX-00"), packed("CDE-CTX-00\0"));
+        assert_eq!(finding("CDE-NOPE-999", "", "").level, Level::Must);
+        let should = catalogue.iter().find(|r| r.level == Level::Should);
+        assert!(should.is_some(), "the catalogue has SHOULD records");
     }
 }
