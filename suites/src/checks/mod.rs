@@ -163,7 +163,11 @@ mod tests {
             assert_eq!(finding(&r.id, "", "").level, r.level, "{}", r.id);
         }
         assert_eq!(level_of("CDE-NOPE-999"), None);
-        assert_eq!(level_of("CDE-CTX-003-AND-MORE"), None, "longer than a packed id");
+        assert_eq!(
+            level_of("CDE-CTX-003-AND-MORE"),
+            None,
+            "longer than a packed id"
+        );
         assert_ne!(packed("CDE-CTX-00"), packed("CDE-CTX-00\0"));
         assert_eq!(finding("CDE-NOPE-999", "", "").level, Level::Must);
         let should = catalogue.iter().find(|r| r.level == Level::Should);

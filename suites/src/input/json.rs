@@ -195,9 +195,10 @@ fn line_column(bytes: &[u8], pos: usize) -> (usize, usize) {
 /// Whether arrays and objects nest deeper than `max` anywhere outside strings. Does not
 /// validate: the parser does that.
 fn nesting_exceeds(bytes: &[u8], max: usize) -> bool {
-    // Depth never exceeds the number of opening brackets; counting them is a fast, vectorized
-    // pass, and real events have a handful, so the exact scan below rarely runs.
-    if bytes.iter().filter(|&&b| b == b'{' || b == b'[').count() <= max {
+    // Depth never exceeds the number of opening brackets; finding them is a fast, vectorized
+    // pass (memchr) that stops at the one past `max`, and real events have a handful, so the
+    // exact scan below rarely runs.
+    if memchr::memchr2_iter(b'{', b'[', bytes).nth(max).is_none() {
         return false;
     }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);

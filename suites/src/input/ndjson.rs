@@ -98,7 +98,7 @@ pub(crate) fn read_line_capped<R: BufRead>(
             return Ok(any.then_some(truncated));
         }
         any = true;
-        let newline = chunk.iter().position(|&b| b == b'\n');
+        let newline = memchr::memchr(b'\n', chunk);
         let part = &chunk[..newline.unwrap_or(chunk.len())];
         let room = cap.saturating_sub(buf.len());
         if part.len() > room {
