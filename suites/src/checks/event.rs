@@ -17,18 +17,21 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
         ));
         return;
     };
-    // `context` and `subject` are looked up once and handed to every rule (each lookup hashes
-    // the key: BENCHMARKS.md, "context looked up once").
-    let ctx = obj.get("context").and_then(Value::as_object);
-    let subject = obj.get("subject").and_then(Value::as_object);
-    let type_name = ctx.and_then(|c| c.get("type")).and_then(Value::as_str);
+    // The members the rules read are picked out in one pass over each object and handed to
+    // every rule: a map lookup hashes its key (SipHash), a pass compares a few short keys
+    // (BENCHMARKS.md, "context looked up once").
+    let top = Members::of(obj);
+    let ctx = top.context.and_then(Value::as_object);
+    let subject = top.subject.and_then(Value::as_object);
+    let c = ctx.map(ContextMembers::of).unwrap_or_default();
+    let type_name = c.type_name.and_then(Value::as_str);
     out.type_name = type_name.map(str::to_owned);
-    out.spec = version(checker, obj.get("context"), out);
+    out.spec = version(checker, top.context.map(|_| &c), out);
     let type_known = check_type(checker, type_name, out);
     // The link rules name what the schema's `anyOf` error cannot; where they judged a link,
     // its schema errors are left out.
     let flagged_links = match out.spec {
-        Some(spec) => super::links::check(spec, ctx, out),
+        Some(spec) => super::links::check(spec, c.links, out),
         None => Default::default(),
     };
     for (member, found) in [("context", ctx), ("subject", subject)] {
@@ -43,20 +46,81 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
     if let (Some(spec), Some(t), true) = (out.spec, type_name, type_known) {
         schema(checker, spec, t, ev, &flagged_links, out);
     }
-    let ctx_source = str_of(ctx, "source");
-    let subject_source = str_of(subject, "source");
+    let ctx_source = c.source.and_then(Value::as_str);
+    let subject_source = subject
+        .and_then(|s| super::member(s, "source"))
+        .and_then(Value::as_str);
     sources(ctx_source, subject_source, out);
-    recommendations(ctx_source, subject_source, str_of(ctx, "chainId"), out);
-    custom_data(obj, out);
-    if let (Some(resolver), Some(uri)) = (checker.schema_uri, str_of(ctx, "schemaUri")) {
+    recommendations(
+        ctx_source,
+        subject_source,
+        c.chain_id.and_then(Value::as_str),
+        out,
+    );
+    custom_data(&top, out);
+    if let (Some(resolver), Some(uri)) = (checker.schema_uri, c.schema_uri.and_then(Value::as_str))
+    {
         schema_uri(resolver, uri, ev, out);
     }
     dedupe(&mut out.findings);
 }
 
-/// The string member `key` of an object, if both are there.
-fn str_of<'v>(m: Option<&'v serde_json::Map<String, Value>>, key: &str) -> Option<&'v str> {
-    m.and_then(|m| m.get(key)).and_then(Value::as_str)
+/// The top-level members of a CDEvent the rules read.
+#[derive(Default)]
+struct Members<'v> {
+    context: Option<&'v Value>,
+    subject: Option<&'v Value>,
+    custom_data: Option<&'v Value>,
+    custom_data_content_type: Option<&'v Value>,
+}
+
+impl<'v> Members<'v> {
+    fn of(obj: &'v serde_json::Map<String, Value>) -> Self {
+        let mut m = Members::default();
+        for (k, v) in obj {
+            let slot = match k.as_str() {
+                "context" => &mut m.context,
+                "subject" => &mut m.subject,
+                "customData" => &mut m.custom_data,
+                "customDataContentType" => &mut m.custom_data_content_type,
+                _ => continue,
+            };
+            *slot = Some(v);
+        }
+        m
+    }
+}
+
+/// The members of `context` the rules read.
+#[derive(Default)]
+struct ContextMembers<'v> {
+    type_name: Option<&'v Value>,
+    specversion: Option<&'v Value>,
+    version: Option<&'v Value>,
+    links: Option<&'v Value>,
+    source: Option<&'v Value>,
+    chain_id: Option<&'v Value>,
+    schema_uri: Option<&'v Value>,
+}
+
+impl<'v> ContextMembers<'v> {
+    fn of(ctx: &'v serde_json::Map<String, Value>) -> Self {
+        let mut m = ContextMembers::default();
+        for (k, v) in ctx {
+            let slot = match k.as_str() {
+                "type" => &mut m.type_name,
+                "specversion" => &mut m.specversion,
+                "version" => &mut m.version,
+                "links" => &mut m.links,
+                "source" => &mut m.source,
+                "chainId" => &mut m.chain_id,
+                "schemaUri" => &mut m.schema_uri,
+                _ => continue,
+            };
+            *slot = Some(v);
+        }
+        m
+    }
 }
 
 /// The same requirement at the same place is one finding, whichever rule saw it first.
@@ -89,14 +153,15 @@ fn kind(v: &Value) -> &'static str {
 
 /// Which version to judge against: forced, or declared by the event in the attribute its
 /// version names (`version` up to 0.4, `specversion` from 0.5).
+/// `ctx` is `None` when the event has no `context` member at all.
 fn version(
     checker: &EventChecker<'_>,
-    ctx: Option<&Value>,
+    ctx: Option<&ContextMembers<'_>>,
     out: &mut CheckedEvent,
 ) -> Option<SpecVersion> {
     let ctx = ctx?;
-    let declared_new = ctx.get("specversion");
-    let declared_old = ctx.get("version");
+    let declared_new = ctx.specversion;
+    let declared_old = ctx.version;
     let (attr, declared) = match (declared_new, declared_old) {
         (Some(v), _) => ("specversion", v),
         (None, Some(v)) => ("version", v),
@@ -433,8 +498,8 @@ pub fn is_media_type(ct: &str) -> bool {
     }
 }
 
-fn custom_data(ev: &serde_json::Map<String, Value>, out: &mut CheckedEvent) {
-    let ct_value = ev.get("customDataContentType");
+fn custom_data(ev: &Members<'_>, out: &mut CheckedEvent) {
+    let ct_value = ev.custom_data_content_type;
     let ct = ct_value.and_then(Value::as_str);
     if let Some(ct) = ct {
         if !is_media_type(ct) {
@@ -445,7 +510,7 @@ fn custom_data(ev: &serde_json::Map<String, Value>, out: &mut CheckedEvent) {
             ));
         }
     }
-    let Some(data) = ev.get("customData") else {
+    let Some(data) = ev.custom_data else {
         return;
     };
     // An unreadable content type was reported above; there is nothing to hold the data to.

@@ -93,6 +93,15 @@ pub(crate) fn at<'v>(v: &'v Value, pointer: &str) -> Option<&'v Value> {
     pointer.split('/').skip(1).try_fold(v, |v, key| v.get(key))
 }
 
+/// `m.get(key)` by comparing keys in order: for the few members of a CDEvent object that is
+/// cheaper than hashing `key` (serde_json's maps use SipHash); larger maps are looked up.
+pub(crate) fn member<'v>(m: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if m.len() > 8 {
+        return m.get(key);
+    }
+    m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+}
+
 /// A finding for requirement `id`, at the level the catalogue gives it.
 pub fn finding(id: &str, pointer: impl Into<String>, message: impl Into<String>) -> Finding {
     Finding {
