@@ -152,6 +152,18 @@ fn packed(id: &str) -> Option<u128> {
 /// Shortens untrusted text quoted in a message.
 pub fn quote(s: &str) -> String {
     const MAX: usize = 80;
+    // Printable ASCII other than `"` and `\` is what `{:?}` leaves as it is: most quoted
+    // text is, and is then copied between quotes instead of escaped char by char.
+    if s.len() <= MAX
+        && s.bytes()
+            .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
+    {
+        let mut q = String::with_capacity(s.len() + 2);
+        q.push('"');
+        q.push_str(s);
+        q.push('"');
+        return q;
+    }
     if s.chars().count() <= MAX {
         format!("{s:?}")
     } else {
@@ -181,5 +193,28 @@ mod tests {
         assert_eq!(finding("CDE-NOPE-999", "", "").level, Level::Must);
         let should = catalogue.iter().find(|r| r.level == Level::Should);
         assert!(should.is_some(), "the catalogue has SHOULD records");
+    }
+
+    #[test]
+    fn quote_is_debug_formatting_shortened() {
+        let long = "x".repeat(81);
+        let cases = [
+            "",
+            "plain /path?q=1&r=~",
+            "with \"quotes\"",
+            "back\\slash",
+            "tab\t",
+            "new\nline",
+            "é accent",
+            "\u{7f}del",
+            "it's",
+            "\u{1b}[31m",
+            &long[..80],
+        ];
+        for s in cases {
+            assert_eq!(quote(s), format!("{s:?}"), "{s}");
+        }
+        assert_eq!(quote(&long), format!("{:?}…", &long[..80]));
+        assert_eq!(quote(&"é".repeat(81)), format!("{:?}…", "é".repeat(80)));
     }
 }
