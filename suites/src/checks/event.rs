@@ -2,7 +2,7 @@
 
 use cdevents_schemas::catalogue::Format;
 use cdevents_schemas::registry::SchemaLookup;
-use cdevents_schemas::{catalogue, formats, SpecVersion};
+use cdevents_schemas::{catalogue, formats, SpecVersion, TypeSchema};
 use serde_json::Value;
 
 use super::ids;
@@ -27,7 +27,7 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
     let type_name = c.type_name.and_then(Value::as_str);
     out.type_name = type_name.map(str::to_owned);
     out.spec = version(checker, top.context.map(|_| &c), out);
-    let type_known = check_type(checker, type_name, out);
+    let type_schema = check_type(checker, type_name, out);
     // The link rules name what the schema's `anyOf` error cannot; where they judged a link,
     // its schema errors are left out.
     let flagged_links = match out.spec {
@@ -43,8 +43,8 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
             ));
         }
     }
-    if let (Some(spec), Some(t), true) = (out.spec, type_name, type_known) {
-        schema(checker, spec, t, ev, &flagged_links, out);
+    if let (Some(spec), Some(t), Some(ts)) = (out.spec, type_name, type_schema) {
+        schema(ts, spec, t, ev, &flagged_links, out);
     }
     let ctx_source = c.source.and_then(Value::as_str);
     let subject_source = subject
@@ -208,8 +208,12 @@ fn version(
     Some(spec)
 }
 
-/// Well-formed and known type. Returns whether a schema exists for it.
-fn check_type(checker: &EventChecker<'_>, t: Option<&str>, out: &mut CheckedEvent) -> bool {
+/// Well-formed and known type. Returns its schema, if one exists for it.
+fn check_type<'r>(
+    checker: &EventChecker<'r>,
+    t: Option<&str>,
+    out: &mut CheckedEvent,
+) -> Option<TypeSchema<'r>> {
     let Some(t) = t else {
         // Without a type there is no schema to pick: say so here.
         if out.findings.iter().all(|f| f.pointer != "/context") {
@@ -219,7 +223,7 @@ fn check_type(checker: &EventChecker<'_>, t: Option<&str>, out: &mut CheckedEven
                 "`context.type` is missing or not a string",
             ));
         }
-        return false;
+        return None;
     };
     let pointer = "/context/type";
     if let Some(rest) = t.strip_prefix("dev.cdeventsx.") {
@@ -242,13 +246,13 @@ fn check_type(checker: &EventChecker<'_>, t: Option<&str>, out: &mut CheckedEven
                 quote(t)
             ),
         ));
-        return false;
+        return None;
     }
     let Some(spec) = out.spec else {
-        return false;
+        return None;
     };
-    if checker.registry.knows_type(spec, t) {
-        return true;
+    if let Ok(ts) = checker.registry.schema_of(spec, t) {
+        return Some(ts);
     }
     let hint = t
         .strip_prefix("dev.cdevents.")
@@ -264,7 +268,7 @@ fn check_type(checker: &EventChecker<'_>, t: Option<&str>, out: &mut CheckedEven
         pointer,
         format!("type {} is not defined by CDEvents {spec}{hint}", quote(t)),
     ));
-    false
+    None
 }
 
 fn standard_type_ok(t: &str) -> bool {
@@ -305,7 +309,7 @@ fn semver_core(parts: &[&str]) -> bool {
 
 /// Schema errors, each tied to the most specific requirement its location names.
 fn schema(
-    checker: &EventChecker<'_>,
+    ts: TypeSchema<'_>,
     spec: SpecVersion,
     t: &str,
     ev: &Value,
@@ -319,7 +323,7 @@ fn schema(
             .and_then(|i| i.parse::<usize>().ok())
             .is_some_and(|i| flagged_links.contains(&i))
     };
-    match checker.registry.validate(spec, t, ev) {
+    match ts.validate(ev) {
         Ok(verdict) => {
             // A version in the wrong attribute was reported as such (CDE-CTX-007): the
             // schema's "required" and "unexpected" errors about it say the same thing again.
