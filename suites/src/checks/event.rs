@@ -271,10 +271,21 @@ fn check_type<'r>(
     None
 }
 
+/// The `N` parts of `s` split at `sep`, or `None` when there are more or fewer (no `Vec`).
+fn split_exact<const N: usize>(s: &str, sep: char) -> Option<[&str; N]> {
+    let mut parts = [""; N];
+    let mut it = s.split(sep);
+    for p in &mut parts {
+        *p = it.next()?;
+    }
+    it.next().is_none().then_some(parts)
+}
+
 fn standard_type_ok(t: &str) -> bool {
-    let parts: Vec<&str> = t.split('.').collect();
-    parts.len() == 7
-        && parts[0] == "dev"
+    let Some(parts) = split_exact::<7>(t, '.') else {
+        return false;
+    };
+    parts[0] == "dev"
         && parts[1] == "cdevents"
         && parts[2..4]
             .iter()
@@ -284,10 +295,9 @@ fn standard_type_ok(t: &str) -> bool {
 
 /// `<tool>-<subject>.<predicate>.<major>.<minor>.<patch>` after `dev.cdeventsx.`.
 fn custom_type_ok(rest: &str) -> bool {
-    let parts: Vec<&str> = rest.split('.').collect();
-    if parts.len() != 5 {
+    let Some(parts) = split_exact::<5>(rest, '.') else {
         return false;
-    }
+    };
     let Some((tool, subject)) = parts[0].split_once('-') else {
         return false;
     };
@@ -451,12 +461,12 @@ fn recommendations(
 
 /// `8-4-4-4-12` hexadecimal digits (RFC 4122 syntax; any version).
 pub fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 fn is_json_media_type(ct: &str) -> bool {
@@ -616,6 +626,22 @@ mod tests {
         assert!(custom_type_ok("mytool-resource.created.0.1.0"));
         assert!(!custom_type_ok("mytool.resource.created.0.1.0"));
         assert!(!custom_type_ok("mytool-resource.created.0.1"));
+    }
+
+    #[test]
+    fn uuids() {
+        assert!(is_uuid("123e4567-e89b-12d3-a456-426614174000"));
+        assert!(is_uuid("ABCDEF01-2345-6789-abcd-ef0123456789"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-42661417400"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-4266141740000"));
+        assert!(!is_uuid("123e4567e-89b-12d3-a456-426614174000"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-42661417400g"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-42661417400\u{e9}"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-426614174000-"));
+        assert!(!is_uuid(""));
+        assert_eq!(split_exact::<3>("a.b.c", '.'), Some(["a", "b", "c"]));
+        assert_eq!(split_exact::<3>("a.b", '.'), None);
+        assert_eq!(split_exact::<3>("a.b.c.d", '.'), None);
     }
 
     #[test]
