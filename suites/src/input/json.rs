@@ -98,9 +98,10 @@ fn event_from_value(value: Value, limits: &Limits) -> Result<Envelope, InputErro
             )))
         }
     };
-    if map.contains_key("specversion") {
+    let has = |key| crate::checks::member(&map, key).is_some();
+    if has("specversion") {
         from_json_event(map, ContentMode::Structured, None, limits)
-    } else if map.contains_key("context") || map.contains_key("subject") {
+    } else if has("context") || has("subject") {
         Ok(Envelope {
             mode: ContentMode::Bare,
             ce: None,
