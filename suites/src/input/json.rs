@@ -30,21 +30,37 @@ pub fn decode_document(bytes: &[u8], location: Location, limits: &Limits) -> Vec
 
 /// Decodes JSON text holding one event or a batch of them, without the HTTP sniffing.
 pub(crate) fn decode_json(bytes: &[u8], location: Location, limits: &Limits) -> Vec<Item> {
+    match decode_json_items(bytes, location, limits) {
+        Decoded::One(item) => vec![item],
+        Decoded::Many(items) => items,
+    }
+}
+
+/// What one JSON text decoded to: one item, or the items of a batch.
+pub(crate) enum Decoded {
+    /// An event, or why the text is not one.
+    One(Item),
+    /// The items of a batch (a JSON array).
+    Many(Vec<Item>),
+}
+
+/// [`decode_json`] without a `Vec` for the usual single event (the NDJSON reader's hot path).
+pub(crate) fn decode_json_items(bytes: &[u8], location: Location, limits: &Limits) -> Decoded {
     let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
     if first == Some(b'{') && bytes.len() > limits.max_event_bytes {
         let err = InputError::TooLarge {
             what: "event",
             limit: limits.max_event_bytes,
         };
-        return vec![Item::new(location, Err(err))];
+        return Decoded::One(Item::new(location, Err(err)));
     }
     match parse_json(bytes, limits) {
-        Ok(Value::Array(elements)) => batch_items(elements, location, limits, false),
+        Ok(Value::Array(elements)) => Decoded::Many(batch_items(elements, location, limits, false)),
         Ok(value) => {
             let result = event_from_value(value, limits);
-            vec![Item::new(location, result)]
+            Decoded::One(Item::new(location, result))
         }
-        Err(err) => vec![Item::new(location, Err(err))],
+        Err(err) => Decoded::One(Item::new(location, Err(err))),
     }
 }
 
