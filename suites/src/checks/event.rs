@@ -237,7 +237,7 @@ fn check_type<'r>(
                 ),
             ));
         }
-    } else if !standard_type_ok(&t) {
+    } else if !standard_type_ok(t) {
         out.findings.push(finding(
             ids::TYPE_FORMAT,
             pointer,
@@ -248,9 +248,7 @@ fn check_type<'r>(
         ));
         return None;
     }
-    let Some(spec) = out.spec else {
-        return None;
-    };
+    let spec = out.spec?;
     if let Ok(ts) = checker.registry.schema_of(spec, t) {
         return Some(ts);
     }

@@ -37,6 +37,8 @@ pub(crate) fn decode_json(bytes: &[u8], location: Location, limits: &Limits) -> 
 }
 
 /// What one JSON text decoded to: one item, or the items of a batch.
+// Boxing `One` would put back the allocation per line this enum exists to save.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Decoded {
     /// An event, or why the text is not one.
     One(Item),
