@@ -61,7 +61,9 @@ bin=$(sed -n 's/^binary   //p' "$bench_dir/throughput.txt" | head -1)
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$result"; }
 
 echo "== memory: $rss_events events"
-corpus=$bench_dir/corpus-$rss_events-s$seed-g1.ndjson
+# Absolute: `cargo bench` runs the generator from the package directory (runner/), so a
+# relative path would write the corpus under runner/target/ and the RSS run would not find it.
+corpus=$(cd "$bench_dir" && pwd)/corpus-$rss_events-s$seed-g1.ndjson
 if [ ! -f "$corpus" ]; then
     cargo bench -p cdevents-conformance --bench validate -- --generate "$rss_events" "$corpus" --seed "$seed"
 fi

@@ -15,5 +15,5 @@ pub mod official;
 pub mod registry;
 pub mod version;
 
-pub use registry::{Registry, RegistryError, SchemaError, SchemaLookup};
+pub use registry::{Registry, RegistryError, SchemaError, SchemaLookup, TypeSchema};
 pub use version::{SpecVersion, UnknownVersion};

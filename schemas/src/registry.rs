@@ -120,8 +120,8 @@ pub struct SchemaError {
 /// The outcome of validating one event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SchemaVerdict {
-    /// The `$id` of the schema used.
-    pub schema_id: String,
+    /// The `$id` of the schema used (shared with the registry: no copy per event).
+    pub schema_id: Arc<str>,
     /// The errors, at most [`MAX_ERRORS_PER_EVENT`].
     pub errors: Vec<SchemaError>,
     /// How many errors were left out.
@@ -136,7 +136,7 @@ impl SchemaVerdict {
 }
 
 struct Entry {
-    id: String,
+    id: Arc<str>,
     schema: Value,
     compiled: OnceLock<Result<Validator, String>>,
 }
@@ -145,6 +145,72 @@ struct VersionSchemas {
     by_type: HashMap<String, Arc<Entry>>,
     custom: Option<Arc<Entry>>,
     registry: jsonschema::Registry<'static>,
+}
+
+/// The schema of one event type in one version ([`Registry::schema_of`]).
+#[derive(Clone, Copy)]
+pub struct TypeSchema<'r> {
+    entry: &'r Entry,
+    registry: &'r jsonschema::Registry<'static>,
+}
+
+impl fmt::Debug for TypeSchema<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TypeSchema")
+            .field("id", &self.entry.id)
+            .finish()
+    }
+}
+
+impl TypeSchema<'_> {
+    /// The `$id` of the schema.
+    pub fn id(&self) -> &str {
+        &self.entry.id
+    }
+
+    /// Validates `event` against this schema. The validator is compiled on first use and kept.
+    pub fn validate(&self, event: &Value) -> Result<SchemaVerdict, SchemaLookup> {
+        let entry = self.entry;
+        let compiled = entry.compiled.get_or_init(|| {
+            options()
+                .with_registry(self.registry)
+                .build(&entry.schema)
+                .map_err(|e| e.to_string())
+        });
+        let validator = compiled.as_ref().map_err(|message| SchemaLookup::Compile {
+            id: entry.id.to_string(),
+            message: message.clone(),
+        })?;
+        let mut verdict = SchemaVerdict {
+            schema_id: entry.id.clone(),
+            ..SchemaVerdict::default()
+        };
+        // Most events are valid: `is_valid` stops at the first failure and builds no error
+        // values; the errors are collected only for an event that fails (BENCHMARKS.md: -1.8%
+        // of the in-process pipeline's instructions).
+        if validator.is_valid(event) {
+            return Ok(verdict);
+        }
+        for err in validator.iter_errors(event) {
+            if verdict.errors.len() == MAX_ERRORS_PER_EVENT {
+                verdict.truncated += 1;
+                continue;
+            }
+            let mut pointer = err.instance_path().to_string();
+            if let jsonschema::error::ValidationErrorKind::Required { property } = err.kind() {
+                if let Some(name) = property.as_str() {
+                    pointer = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
+                }
+            }
+            verdict.errors.push(SchemaError {
+                pointer,
+                keyword: err.kind().keyword().to_owned(),
+                schema_path: err.schema_path().to_string(),
+                message: truncate(&err.to_string(), 300),
+            });
+        }
+        Ok(verdict)
+    }
 }
 
 /// Compiled validators for every event type of every loaded spec version.
@@ -189,7 +255,7 @@ impl Registry {
             let mut resources = Vec::new();
             for g in docs {
                 let entry = Arc::new(Entry {
-                    id: g.id.clone(),
+                    id: Arc::from(g.id.as_str()),
                     schema: g.schema.clone(),
                     compiled: OnceLock::new(),
                 });
@@ -260,7 +326,7 @@ impl Registry {
             for (kind, id, schema) in schemas {
                 let entry = || {
                     Arc::new(Entry {
-                        id: id.clone(),
+                        id: Arc::from(id.as_str()),
                         schema: schema.clone(),
                         compiled: OnceLock::new(),
                     })
@@ -336,6 +402,21 @@ impl Registry {
         })
     }
 
+    /// The schema of `type_name` in `version`, looked up once: [`TypeSchema::validate`] then
+    /// validates against it without looking the type up again.
+    pub fn schema_of(
+        &self,
+        version: SpecVersion,
+        type_name: &str,
+    ) -> Result<TypeSchema<'_>, SchemaLookup> {
+        let entry = self.entry(version, type_name)?;
+        let vs = &self.versions[&version];
+        Ok(TypeSchema {
+            entry,
+            registry: &vs.registry,
+        })
+    }
+
     /// Validates `event` against the schema of `type_name` in `version`.
     ///
     /// The validator is compiled on first use and kept.
@@ -345,49 +426,8 @@ impl Registry {
         type_name: &str,
         event: &Value,
     ) -> Result<SchemaVerdict, SchemaLookup> {
-        let entry = self.entry(version, type_name)?;
-        let vs = &self.versions[&version];
-        let compiled = entry.compiled.get_or_init(|| {
-            options()
-                .with_registry(&vs.registry)
-                .build(&entry.schema)
-                .map_err(|e| e.to_string())
-        });
-        let validator = compiled.as_ref().map_err(|message| SchemaLookup::Compile {
-            id: entry.id.clone(),
-            message: message.clone(),
-        })?;
-        let mut verdict = SchemaVerdict {
-            schema_id: entry.id.clone(),
-            ..SchemaVerdict::default()
-        };
-        // Most events are valid: `is_valid` stops at the first failure and builds no error
-        // values; the errors are collected only for an event that fails (BENCHMARKS.md: -1.8%
-        // of the in-process pipeline's instructions).
-        if validator.is_valid(event) {
-            return Ok(verdict);
-        }
-        for err in validator.iter_errors(event) {
-            if verdict.errors.len() == MAX_ERRORS_PER_EVENT {
-                verdict.truncated += 1;
-                continue;
-            }
-            let mut pointer = err.instance_path().to_string();
-            if let jsonschema::error::ValidationErrorKind::Required { property } = err.kind() {
-                if let Some(name) = property.as_str() {
-                    pointer = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
-                }
-            }
-            verdict.errors.push(SchemaError {
-                pointer,
-                keyword: err.kind().keyword().to_owned(),
-                schema_path: err.schema_path().to_string(),
-                message: truncate(&err.to_string(), 300),
-            });
-        }
-        Ok(verdict)
+        self.schema_of(version, type_name)?.validate(event)
     }
-
     /// Compiles every schema now (used by tests and by `--schemas` to fail early).
     pub fn compile_all(&self) -> Vec<SchemaLookup> {
         let mut problems = Vec::new();

@@ -2,7 +2,7 @@
 
 use cdevents_schemas::catalogue::Format;
 use cdevents_schemas::registry::SchemaLookup;
-use cdevents_schemas::{catalogue, formats, SpecVersion};
+use cdevents_schemas::{catalogue, formats, SpecVersion, TypeSchema};
 use serde_json::Value;
 
 use super::ids;
@@ -17,21 +17,25 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
         ));
         return;
     };
-    let ctx = obj.get("context").and_then(Value::as_object);
-    out.type_name = ctx
-        .and_then(|c| c.get("type"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    out.spec = version(checker, ev, out);
-    let type_known = check_type(checker, out);
+    // The members the rules read are picked out in one pass over each object and handed to
+    // every rule: a map lookup hashes its key (SipHash), a pass compares a few short keys
+    // (BENCHMARKS.md, "context looked up once").
+    let top = Members::of(obj);
+    let ctx = top.context.and_then(Value::as_object);
+    let subject = top.subject.and_then(Value::as_object);
+    let c = ctx.map(ContextMembers::of).unwrap_or_default();
+    let type_name = c.type_name.and_then(Value::as_str);
+    out.type_name = type_name.map(str::to_owned);
+    out.spec = version(checker, top.context.map(|_| &c), out);
+    let type_schema = check_type(checker, type_name, out);
     // The link rules name what the schema's `anyOf` error cannot; where they judged a link,
     // its schema errors are left out.
     let flagged_links = match out.spec {
-        Some(spec) => super::links::check(spec, ev, out),
+        Some(spec) => super::links::check(spec, c.links, out),
         None => Default::default(),
     };
-    for member in ["context", "subject"] {
-        if !obj.get(member).is_some_and(Value::is_object) {
+    for (member, found) in [("context", ctx), ("subject", subject)] {
+        if found.is_none() {
             out.findings.push(finding(
                 ids::SCHEMA_SHAPE,
                 format!("/{member}"),
@@ -39,19 +43,84 @@ pub(super) fn check(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEve
             ));
         }
     }
-    if let (Some(spec), Some(t), true) = (out.spec, out.type_name.clone(), type_known) {
-        schema(checker, spec, &t, ev, &flagged_links, out);
+    if let (Some(spec), Some(t), Some(ts)) = (out.spec, type_name, type_schema) {
+        schema(ts, spec, t, ev, &flagged_links, out);
     }
-    sources(ev, out);
-    recommendations(ev, out);
-    custom_data(ev, out);
-    if let (Some(resolver), Some(uri)) = (
-        checker.schema_uri,
-        super::at(ev, "/context/schemaUri").and_then(Value::as_str),
-    ) {
+    let ctx_source = c.source.and_then(Value::as_str);
+    let subject_source = subject
+        .and_then(|s| super::member(s, "source"))
+        .and_then(Value::as_str);
+    sources(ctx_source, subject_source, out);
+    recommendations(
+        ctx_source,
+        subject_source,
+        c.chain_id.and_then(Value::as_str),
+        out,
+    );
+    custom_data(&top, out);
+    if let (Some(resolver), Some(uri)) = (checker.schema_uri, c.schema_uri.and_then(Value::as_str))
+    {
         schema_uri(resolver, uri, ev, out);
     }
     dedupe(&mut out.findings);
+}
+
+/// The top-level members of a CDEvent the rules read.
+#[derive(Default)]
+struct Members<'v> {
+    context: Option<&'v Value>,
+    subject: Option<&'v Value>,
+    custom_data: Option<&'v Value>,
+    custom_data_content_type: Option<&'v Value>,
+}
+
+impl<'v> Members<'v> {
+    fn of(obj: &'v serde_json::Map<String, Value>) -> Self {
+        let mut m = Members::default();
+        for (k, v) in obj {
+            let slot = match k.as_str() {
+                "context" => &mut m.context,
+                "subject" => &mut m.subject,
+                "customData" => &mut m.custom_data,
+                "customDataContentType" => &mut m.custom_data_content_type,
+                _ => continue,
+            };
+            *slot = Some(v);
+        }
+        m
+    }
+}
+
+/// The members of `context` the rules read.
+#[derive(Default)]
+struct ContextMembers<'v> {
+    type_name: Option<&'v Value>,
+    specversion: Option<&'v Value>,
+    version: Option<&'v Value>,
+    links: Option<&'v Value>,
+    source: Option<&'v Value>,
+    chain_id: Option<&'v Value>,
+    schema_uri: Option<&'v Value>,
+}
+
+impl<'v> ContextMembers<'v> {
+    fn of(ctx: &'v serde_json::Map<String, Value>) -> Self {
+        let mut m = ContextMembers::default();
+        for (k, v) in ctx {
+            let slot = match k.as_str() {
+                "type" => &mut m.type_name,
+                "specversion" => &mut m.specversion,
+                "version" => &mut m.version,
+                "links" => &mut m.links,
+                "source" => &mut m.source,
+                "chainId" => &mut m.chain_id,
+                "schemaUri" => &mut m.schema_uri,
+                _ => continue,
+            };
+            *slot = Some(v);
+        }
+        m
+    }
 }
 
 /// The same requirement at the same place is one finding, whichever rule saw it first.
@@ -84,10 +153,15 @@ fn kind(v: &Value) -> &'static str {
 
 /// Which version to judge against: forced, or declared by the event in the attribute its
 /// version names (`version` up to 0.4, `specversion` from 0.5).
-fn version(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEvent) -> Option<SpecVersion> {
-    let ctx = ev.get("context")?;
-    let declared_new = ctx.get("specversion");
-    let declared_old = ctx.get("version");
+/// `ctx` is `None` when the event has no `context` member at all.
+fn version(
+    checker: &EventChecker<'_>,
+    ctx: Option<&ContextMembers<'_>>,
+    out: &mut CheckedEvent,
+) -> Option<SpecVersion> {
+    let ctx = ctx?;
+    let declared_new = ctx.specversion;
+    let declared_old = ctx.version;
     let (attr, declared) = match (declared_new, declared_old) {
         (Some(v), _) => ("specversion", v),
         (None, Some(v)) => ("version", v),
@@ -134,9 +208,13 @@ fn version(checker: &EventChecker<'_>, ev: &Value, out: &mut CheckedEvent) -> Op
     Some(spec)
 }
 
-/// Well-formed and known type. Returns whether a schema exists for it.
-fn check_type(checker: &EventChecker<'_>, out: &mut CheckedEvent) -> bool {
-    let Some(t) = out.type_name.clone() else {
+/// Well-formed and known type. Returns its schema, if one exists for it.
+fn check_type<'r>(
+    checker: &EventChecker<'r>,
+    t: Option<&str>,
+    out: &mut CheckedEvent,
+) -> Option<TypeSchema<'r>> {
+    let Some(t) = t else {
         // Without a type there is no schema to pick: say so here.
         if out.findings.iter().all(|f| f.pointer != "/context") {
             out.findings.push(finding(
@@ -145,7 +223,7 @@ fn check_type(checker: &EventChecker<'_>, out: &mut CheckedEvent) -> bool {
                 "`context.type` is missing or not a string",
             ));
         }
-        return false;
+        return None;
     };
     let pointer = "/context/type";
     if let Some(rest) = t.strip_prefix("dev.cdeventsx.") {
@@ -155,26 +233,24 @@ fn check_type(checker: &EventChecker<'_>, out: &mut CheckedEvent) -> bool {
                 pointer,
                 format!(
                     "custom type {} is not of the form dev.cdeventsx.<tool>-<subject>.<predicate>.<major>.<minor>.<patch>",
-                    quote(&t)
+                    quote(t)
                 ),
             ));
         }
-    } else if !standard_type_ok(&t) {
+    } else if !standard_type_ok(t) {
         out.findings.push(finding(
             ids::TYPE_FORMAT,
             pointer,
             format!(
                 "type {} is not of the form dev.cdevents.<subject>.<predicate>.<major>.<minor>.<patch>",
-                quote(&t)
+                quote(t)
             ),
         ));
-        return false;
+        return None;
     }
-    let Some(spec) = out.spec else {
-        return false;
-    };
-    if checker.registry.knows_type(spec, &t) {
-        return true;
+    let spec = out.spec?;
+    if let Ok(ts) = checker.registry.schema_of(spec, t) {
+        return Some(ts);
     }
     let hint = t
         .strip_prefix("dev.cdevents.")
@@ -188,15 +264,26 @@ fn check_type(checker: &EventChecker<'_>, out: &mut CheckedEvent) -> bool {
     out.findings.push(finding(
         ids::TYPE_KNOWN,
         pointer,
-        format!("type {} is not defined by CDEvents {spec}{hint}", quote(&t)),
+        format!("type {} is not defined by CDEvents {spec}{hint}", quote(t)),
     ));
-    false
+    None
+}
+
+/// The `N` parts of `s` split at `sep`, or `None` when there are more or fewer (no `Vec`).
+fn split_exact<const N: usize>(s: &str, sep: char) -> Option<[&str; N]> {
+    let mut parts = [""; N];
+    let mut it = s.split(sep);
+    for p in &mut parts {
+        *p = it.next()?;
+    }
+    it.next().is_none().then_some(parts)
 }
 
 fn standard_type_ok(t: &str) -> bool {
-    let parts: Vec<&str> = t.split('.').collect();
-    parts.len() == 7
-        && parts[0] == "dev"
+    let Some(parts) = split_exact::<7>(t, '.') else {
+        return false;
+    };
+    parts[0] == "dev"
         && parts[1] == "cdevents"
         && parts[2..4]
             .iter()
@@ -206,10 +293,9 @@ fn standard_type_ok(t: &str) -> bool {
 
 /// `<tool>-<subject>.<predicate>.<major>.<minor>.<patch>` after `dev.cdeventsx.`.
 fn custom_type_ok(rest: &str) -> bool {
-    let parts: Vec<&str> = rest.split('.').collect();
-    if parts.len() != 5 {
+    let Some(parts) = split_exact::<5>(rest, '.') else {
         return false;
-    }
+    };
     let Some((tool, subject)) = parts[0].split_once('-') else {
         return false;
     };
@@ -231,7 +317,7 @@ fn semver_core(parts: &[&str]) -> bool {
 
 /// Schema errors, each tied to the most specific requirement its location names.
 fn schema(
-    checker: &EventChecker<'_>,
+    ts: TypeSchema<'_>,
     spec: SpecVersion,
     t: &str,
     ev: &Value,
@@ -245,7 +331,7 @@ fn schema(
             .and_then(|i| i.parse::<usize>().ok())
             .is_some_and(|i| flagged_links.contains(&i))
     };
-    match checker.registry.validate(spec, t, ev) {
+    match ts.validate(ev) {
         Ok(verdict) => {
             // A version in the wrong attribute was reported as such (CDE-CTX-007): the
             // schema's "required" and "unexpected" errors about it say the same thing again.
@@ -310,12 +396,12 @@ fn schema(
 /// `context.source` and `subject.source` are URI-references by the spec text, also where an
 /// official schema forgot the format (the test events). Reported only where the schema did not
 /// already report that location.
-fn sources(ev: &Value, out: &mut CheckedEvent) {
-    for (pointer, id) in [
-        ("/context/source", ids::SOURCE),
-        ("/subject/source", ids::SUBJECT_SOURCE),
+fn sources(ctx_source: Option<&str>, subject_source: Option<&str>, out: &mut CheckedEvent) {
+    for (pointer, id, found) in [
+        ("/context/source", ids::SOURCE, ctx_source),
+        ("/subject/source", ids::SUBJECT_SOURCE, subject_source),
     ] {
-        let Some(s) = super::at(ev, pointer).and_then(Value::as_str) else {
+        let Some(s) = found else {
             continue;
         };
         if out.findings.iter().any(|f| f.pointer == pointer) {
@@ -332,8 +418,12 @@ fn sources(ev: &Value, out: &mut CheckedEvent) {
 }
 
 /// SHOULD-level advice on the context and subject.
-fn recommendations(ev: &Value, out: &mut CheckedEvent) {
-    let source = super::at(ev, "/context/source").and_then(Value::as_str);
+fn recommendations(
+    source: Option<&str>,
+    subject_source: Option<&str>,
+    chain_id: Option<&str>,
+    out: &mut CheckedEvent,
+) {
     if let Some(s) = source {
         let already = out.findings.iter().any(|f| f.pointer == "/context/source");
         if !already && !formats::is_valid(Format::Uri, s) {
@@ -347,10 +437,7 @@ fn recommendations(ev: &Value, out: &mut CheckedEvent) {
             ));
         }
     }
-    if let (Some(s), Some(sub)) = (
-        source,
-        super::at(ev, "/subject/source").and_then(Value::as_str),
-    ) {
+    if let (Some(s), Some(sub)) = (source, subject_source) {
         if s == sub {
             out.findings.push(finding(
                 ids::SUBJECT_SOURCE_REPEATED,
@@ -359,7 +446,7 @@ fn recommendations(ev: &Value, out: &mut CheckedEvent) {
             ));
         }
     }
-    if let Some(c) = super::at(ev, "/context/chainId").and_then(Value::as_str) {
+    if let Some(c) = chain_id {
         if !c.is_empty() && !is_uuid(c) {
             out.findings.push(finding(
                 ids::CHAIN_ID_UUID,
@@ -372,12 +459,12 @@ fn recommendations(ev: &Value, out: &mut CheckedEvent) {
 
 /// `8-4-4-4-12` hexadecimal digits (RFC 4122 syntax; any version).
 pub fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 fn is_json_media_type(ct: &str) -> bool {
@@ -423,8 +510,8 @@ pub fn is_media_type(ct: &str) -> bool {
     }
 }
 
-fn custom_data(ev: &Value, out: &mut CheckedEvent) {
-    let ct_value = ev.get("customDataContentType");
+fn custom_data(ev: &Members<'_>, out: &mut CheckedEvent) {
+    let ct_value = ev.custom_data_content_type;
     let ct = ct_value.and_then(Value::as_str);
     if let Some(ct) = ct {
         if !is_media_type(ct) {
@@ -435,7 +522,7 @@ fn custom_data(ev: &Value, out: &mut CheckedEvent) {
             ));
         }
     }
-    let Some(data) = ev.get("customData") else {
+    let Some(data) = ev.custom_data else {
         return;
     };
     // An unreadable content type was reported above; there is nothing to hold the data to.
@@ -537,6 +624,22 @@ mod tests {
         assert!(custom_type_ok("mytool-resource.created.0.1.0"));
         assert!(!custom_type_ok("mytool.resource.created.0.1.0"));
         assert!(!custom_type_ok("mytool-resource.created.0.1"));
+    }
+
+    #[test]
+    fn uuids() {
+        assert!(is_uuid("123e4567-e89b-12d3-a456-426614174000"));
+        assert!(is_uuid("ABCDEF01-2345-6789-abcd-ef0123456789"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-42661417400"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-4266141740000"));
+        assert!(!is_uuid("123e4567e-89b-12d3-a456-426614174000"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-42661417400g"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-42661417400\u{e9}"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-426614174000-"));
+        assert!(!is_uuid(""));
+        assert_eq!(split_exact::<3>("a.b.c", '.'), Some(["a", "b", "c"]));
+        assert_eq!(split_exact::<3>("a.b", '.'), None);
+        assert_eq!(split_exact::<3>("a.b.c.d", '.'), None);
     }
 
     #[test]

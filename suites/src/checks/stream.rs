@@ -70,9 +70,9 @@ impl SeenIds {
     /// Records the event; returns a finding when an earlier, different event had the same
     /// `context.source` and `context.id`. The same event again is a redelivery, not a finding.
     pub fn observe(&mut self, ev: &Value) -> Option<Finding> {
-        let ctx = ev.get("context")?;
-        let source = ctx.get("source")?.as_str()?;
-        let id = ctx.get("id")?.as_str()?;
+        let ctx = super::member(ev.as_object()?, "context")?.as_object()?;
+        let source = super::member(ctx, "source")?.as_str()?;
+        let id = super::member(ctx, "id")?.as_str()?;
         if source.is_empty() || id.is_empty() {
             // Empty ids are their own finding (CDE-CTX-001); they identify nothing.
             return None;

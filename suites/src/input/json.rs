@@ -30,21 +30,39 @@ pub fn decode_document(bytes: &[u8], location: Location, limits: &Limits) -> Vec
 
 /// Decodes JSON text holding one event or a batch of them, without the HTTP sniffing.
 pub(crate) fn decode_json(bytes: &[u8], location: Location, limits: &Limits) -> Vec<Item> {
+    match decode_json_items(bytes, location, limits) {
+        Decoded::One(item) => vec![item],
+        Decoded::Many(items) => items,
+    }
+}
+
+/// What one JSON text decoded to: one item, or the items of a batch.
+// Boxing `One` would put back the allocation per line this enum exists to save.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Decoded {
+    /// An event, or why the text is not one.
+    One(Item),
+    /// The items of a batch (a JSON array).
+    Many(Vec<Item>),
+}
+
+/// [`decode_json`] without a `Vec` for the usual single event (the NDJSON reader's hot path).
+pub(crate) fn decode_json_items(bytes: &[u8], location: Location, limits: &Limits) -> Decoded {
     let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
     if first == Some(b'{') && bytes.len() > limits.max_event_bytes {
         let err = InputError::TooLarge {
             what: "event",
             limit: limits.max_event_bytes,
         };
-        return vec![Item::new(location, Err(err))];
+        return Decoded::One(Item::new(location, Err(err)));
     }
     match parse_json(bytes, limits) {
-        Ok(Value::Array(elements)) => batch_items(elements, location, limits, false),
+        Ok(Value::Array(elements)) => Decoded::Many(batch_items(elements, location, limits, false)),
         Ok(value) => {
             let result = event_from_value(value, limits);
-            vec![Item::new(location, result)]
+            Decoded::One(Item::new(location, result))
         }
-        Err(err) => vec![Item::new(location, Err(err))],
+        Err(err) => Decoded::One(Item::new(location, Err(err))),
     }
 }
 
@@ -98,9 +116,10 @@ fn event_from_value(value: Value, limits: &Limits) -> Result<Envelope, InputErro
             )))
         }
     };
-    if map.contains_key("specversion") {
+    let has = |key| crate::checks::member(&map, key).is_some();
+    if has("specversion") {
         from_json_event(map, ContentMode::Structured, None, limits)
-    } else if map.contains_key("context") || map.contains_key("subject") {
+    } else if has("context") || has("subject") {
         Ok(Envelope {
             mode: ContentMode::Bare,
             ce: None,
@@ -195,9 +214,10 @@ fn line_column(bytes: &[u8], pos: usize) -> (usize, usize) {
 /// Whether arrays and objects nest deeper than `max` anywhere outside strings. Does not
 /// validate: the parser does that.
 fn nesting_exceeds(bytes: &[u8], max: usize) -> bool {
-    // Depth never exceeds the number of opening brackets; counting them is a fast, vectorized
-    // pass, and real events have a handful, so the exact scan below rarely runs.
-    if bytes.iter().filter(|&&b| b == b'{' || b == b'[').count() <= max {
+    // Depth never exceeds the number of opening brackets; finding them is a fast, vectorized
+    // pass (memchr) that stops at the one past `max`, and real events have a handful, so the
+    // exact scan below rarely runs.
+    if memchr::memchr2_iter(b'{', b'[', bytes).nth(max).is_none() {
         return false;
     }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);

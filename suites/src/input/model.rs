@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -9,7 +10,8 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Location {
     /// The file as the user named it, or `<stdin>`, or what a driver calls its source.
-    pub file: String,
+    /// Shared: every item of a stream points at the one name (no copy per line).
+    pub file: Arc<str>,
     /// 1-based line of an NDJSON stream.
     pub line: Option<u64>,
     /// 0-based position in a batch (a JSON array).
@@ -20,7 +22,7 @@ impl Location {
     /// The location of a whole file or stream.
     pub fn file(name: impl Into<String>) -> Self {
         Location {
-            file: name.into(),
+            file: Arc::from(name.into()),
             line: None,
             index: None,
         }

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead};
 
-use super::json::decode_json;
+use super::json::{decode_json_items, Decoded};
 use super::model::{InputError, Item, Limits, Location};
 
 /// Reads an NDJSON stream line by line and yields one [`Item`] per event: usually one per
@@ -70,8 +70,10 @@ impl<R: BufRead> Iterator for NdjsonReader<R> {
                 }
                 Ok(Some(false)) => {
                     if !self.buf.trim_ascii().is_empty() {
-                        self.pending
-                            .extend(decode_json(&self.buf, location, &self.limits));
+                        match decode_json_items(&self.buf, location, &self.limits) {
+                            Decoded::One(item) => return Some(item),
+                            Decoded::Many(items) => self.pending.extend(items),
+                        }
                     }
                 }
             }
@@ -98,7 +100,7 @@ pub(crate) fn read_line_capped<R: BufRead>(
             return Ok(any.then_some(truncated));
         }
         any = true;
-        let newline = chunk.iter().position(|&b| b == b'\n');
+        let newline = memchr::memchr(b'\n', chunk);
         let part = &chunk[..newline.unwrap_or(chunk.len())];
         let room = cap.saturating_sub(buf.len());
         if part.len() > room {
