@@ -247,10 +247,16 @@ fn sender_plan() -> Vec<PlannedRun> {
             about: format!("{} (sink faults `{}`)", f.describe(), f.exposed_by()),
             breaks: f.breaks(),
             start: Box::new(move || {
+                // A batch fault the sink asked for is judged with batches allowed.
+                let mode = if f.batch_asked() {
+                    Mode::Batch
+                } else {
+                    Mode::Binary
+                };
                 Box::pin(run_sender_suite(
                     Some(f),
                     f.exposed_by(),
-                    Mode::Binary,
+                    mode,
                     SENDER_FAULT_SEED,
                 )) as RunFuture
             }),

@@ -19,7 +19,7 @@ use cdevents_reports::{Finding, Level};
 use cdevents_schemas::{Registry, SpecVersion};
 use serde_json::Value;
 
-use super::lifecycle::lifecycle_rank;
+use super::lifecycle::{lifecycle_rank, subject_ids, Step};
 use super::sink::{Delivery, ManifestEntry, Recording};
 use crate::checks::stream::{content_hash, SeenIds};
 use crate::checks::{ids, EventChecker};
@@ -210,7 +210,7 @@ fn evidence(d: &Delivery) -> Evidence {
 }
 
 /// A verdict from a list of problems: passed when empty, failed with the first as evidence.
-fn verdict(
+pub(super) fn verdict(
     id: &str,
     suffix: &str,
     checked: &str,
@@ -246,7 +246,7 @@ fn verdict(
     c
 }
 
-fn skipped(id: &str, suffix: &str, why: &str) -> CaseResult {
+pub(super) fn skipped(id: &str, suffix: &str, why: &str) -> CaseResult {
     case(id, suffix, Status::Skipped, why.to_owned())
 }
 
@@ -301,9 +301,15 @@ pub fn judge(
             })
             .collect(),
     ));
+    let (shape, explained) = super::shape::message_shape(&deliveries);
+    out.extend(shape);
     let mut wh003 = Vec::new();
     let mut too_large = Vec::new();
     for d in &deliveries {
+        // The message-shape rules judged it under their own ids.
+        if explained.contains(&d.index) {
+            continue;
+        }
         if d.refused
             .as_deref()
             .is_some_and(|r| r.starts_with(super::sink::RECORDING_FULL))
@@ -811,6 +817,7 @@ pub fn judge(
         ));
     }
     out.push(claimed_order(&evs, claims.ordering, manifest));
+    out.extend(subject_ids(&lifecycle_steps(&evs)));
 
     // SND-009: links point back in time, to events that exist.
     let first_pos: HashMap<&str, usize> = evs
@@ -874,6 +881,24 @@ pub fn judge(
     out.push(chain_ids(&evs));
     out.push(sequences(&evs, manifest));
     out
+}
+
+/// The events as the subject-id rules read them (CDE-SUB-006/007).
+fn lifecycle_steps<'a>(evs: &[&'a Event<'a>]) -> Vec<Step<'a>> {
+    evs.iter()
+        .filter_map(|e| {
+            let (kind, predicate) = e.type_parts()?;
+            Some(Step {
+                source: &e.source,
+                kind,
+                subject: e.subject()?,
+                predicate,
+                timestamp: e.timestamp(),
+                name: e.name(),
+                delivery: e.attempts[0].d,
+            })
+        })
+        .collect()
 }
 
 fn last_answer(e: &Event) -> String {

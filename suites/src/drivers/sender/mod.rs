@@ -19,6 +19,7 @@
 mod judge;
 mod lifecycle;
 mod record;
+mod shape;
 mod sink;
 
 pub use judge::{judge, Claims, Guarantee, Ordering};

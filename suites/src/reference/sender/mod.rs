@@ -239,10 +239,10 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
             subject: Some(p.subject.clone()),
         });
     }
-    let mode = match cfg.fault {
-        Some(SenderFault::UnaskedBatch) => Mode::Batch,
-        _ => cfg.mode,
-    };
+    let mode = cfg
+        .fault
+        .and_then(SenderFault::forced_mode)
+        .unwrap_or(cfg.mode);
     let per_request = if mode == Mode::Batch {
         cfg.batch_size.max(1)
     } else {
@@ -281,6 +281,9 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
             let mut wire = encode(mode, &pairs);
             if let (Some(f), Mode::Binary) = (cfg.fault, mode) {
                 f.apply_to_headers(&mut wire.headers, &pairs[0].0);
+            }
+            if let Some(f) = cfg.fault {
+                f.apply_to_wire(&mut wire, &pairs);
             }
             let header_trace = if cfg.fault == Some(SenderFault::TraceparentMismatch) {
                 traceparent(&mut rng)
