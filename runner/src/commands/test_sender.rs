@@ -115,6 +115,33 @@ pub struct Args {
     pub replay: Option<PathBuf>,
     #[command(flatten)]
     pub reports: Box<ReportArgs>,
+    /// `webhook`: the sink grants the OPTIONS validation handshake only to a request naming its
+    /// WebHook-Request-Origin, answers 403 to deliveries before one was granted, and judges
+    /// WH-016 and WH-017.
+    #[arg(
+        long = "profile",
+        value_enum,
+        value_name = "NAME",
+        help_heading = "Sink"
+    )]
+    pub profiles: Vec<SenderProfile>,
+    /// The access token the sender under test was given: every delivery must carry it as
+    /// `Authorization: Bearer` or `access_token` (WH-013). Never printed: evidence shows `***`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CDEVENTS_CONFORMANCE_TOKEN",
+        hide_env_values = true,
+        help_heading = "Sink"
+    )]
+    pub token: Option<String>,
+}
+
+/// Optional sink behaviours of `test sender`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SenderProfile {
+    /// The webhook abuse-protection handshake (OPTIONS, WebHook-Request-Origin).
+    Webhook,
 }
 
 fn parse_plan(s: &str) -> Result<Box<FaultPlan>, String> {
@@ -179,6 +206,8 @@ async fn run_async(args: Args) -> anyhow::Result<u8> {
         guarantee,
         ordering,
         allow_batch: args.allow_batch,
+        webhook: args.profiles.contains(&SenderProfile::Webhook),
+        token: args.token.clone().filter(|t| !t.is_empty()),
     };
     let manifest = (!manifest.is_empty()).then_some(manifest);
     let mut cases = judge(
@@ -208,6 +237,7 @@ async fn listen(
         plan: (*args.faults).clone(),
         seed: args.seed,
         max_body: args.max_body,
+        webhook: args.profiles.contains(&SenderProfile::Webhook),
         ..SinkConfig::default()
     })
     .await
@@ -288,7 +318,19 @@ fn report(
         .to_owned()];
     header.seed = Some(args.seed);
     header.fail_on = args.fail_on.into();
-    header.command_line = std::env::args().collect();
+    let secret = args
+        .token
+        .as_deref()
+        .and_then(cdevents_suites::drivers::listener::Secret::new);
+    header.command_line = std::env::args()
+        .map(|a| match &secret {
+            Some(t) => t.redact(&a),
+            None => a,
+        })
+        .collect();
+    if args.profiles.contains(&SenderProfile::Webhook) {
+        header.profile = Some("webhook".to_owned());
+    }
     let mut reporter = RunReporter::start(header, *args.reports, args.quiet, args.verbose)?;
     if rec.deliveries.is_empty() {
         anstream::println!(

@@ -108,6 +108,10 @@ pub struct Claims {
     pub ordering: Ordering,
     /// Whether the sink asked for batches (`--allow-batch`); otherwise a batch breaks CE-HTTP-015.
     pub allow_batch: bool,
+    /// The webhook profile (`--profile webhook`): the sink required the validation handshake.
+    pub webhook: bool,
+    /// The access token the sender was given (`--token`); redacted as `***` in every case.
+    pub token: Option<String>,
 }
 
 /// Attempts closer than this after a retryable failure are hammering (SND-007).
@@ -259,12 +263,33 @@ pub fn judge(
     registry: &Registry,
     spec: Option<SpecVersion>,
 ) -> Vec<CaseResult> {
+    let mut out = judge_all(rec, claims, plan, manifest, registry, spec);
+    if let Some(t) = &claims.token {
+        super::webhook::redact(&mut out, t);
+    }
+    out
+}
+
+fn judge_all(
+    rec: &Recording,
+    claims: &Claims,
+    plan: &FaultPlan,
+    manifest: Option<&[ManifestEntry]>,
+    registry: &Registry,
+    spec: Option<SpecVersion>,
+) -> Vec<CaseResult> {
     let mut out = Vec::new();
     let mut deliveries: Vec<&Delivery> = rec.deliveries.iter().collect();
     deliveries.sort_by_key(|d| (d.received, d.index));
     if deliveries.is_empty() {
         return out;
     }
+    out.extend(super::webhook::webhook_cases(
+        rec,
+        &deliveries,
+        claims.webhook,
+        claims.token.as_deref(),
+    ));
 
     // Requests as such.
     out.push(verdict(
@@ -306,8 +331,13 @@ pub fn judge(
     let mut wh003 = Vec::new();
     let mut too_large = Vec::new();
     for d in &deliveries {
-        // The message-shape rules judged it under their own ids.
-        if explained.contains(&d.index) {
+        // The message-shape rules judged it under their own ids; WH-016 one refused for
+        // lack of a handshake.
+        if explained.contains(&d.index)
+            || d.refused
+                .as_deref()
+                .is_some_and(|r| r.starts_with(super::sink::NOT_VALIDATED))
+        {
             continue;
         }
         if d.refused

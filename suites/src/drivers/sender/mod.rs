@@ -21,6 +21,7 @@ mod lifecycle;
 mod record;
 mod shape;
 mod sink;
+mod webhook;
 
 pub use judge::{judge, Claims, Guarantee, Ordering};
 pub use lifecycle::{lifecycle_rank, LIFECYCLES};

@@ -12,7 +12,7 @@ use cdevents_reports::model::CaseResult;
 use serde_json::Value;
 
 use super::judge::{skipped, verdict};
-use super::sink::{Delivery, RECORDING_FULL};
+use super::sink::{Delivery, NOT_VALIDATED, RECORDING_FULL};
 use crate::checks::wire;
 use crate::input::{BATCH_JSON, STRUCTURED_JSON};
 
@@ -41,10 +41,9 @@ pub(super) fn message_shape(deliveries: &[&Delivery]) -> (Vec<CaseResult>, HashS
         Problems,
     ) = Default::default();
     for d in deliveries {
-        if d.refused
-            .as_deref()
-            .is_some_and(|r| r.starts_with(RECORDING_FULL) || r.contains("cap"))
-        {
+        if d.refused.as_deref().is_some_and(|r| {
+            r.starts_with(RECORDING_FULL) || r.starts_with(NOT_VALIDATED) || r.contains("cap")
+        }) {
             continue;
         }
         let n = d.index;

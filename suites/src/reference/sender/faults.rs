@@ -80,11 +80,19 @@ pub enum SenderFault {
     NewSubjectIdPerEvent,
     /// A second subject takes the id of the first.
     ReuseSubjectId,
+    /// Delivers without the validation handshake.
+    NoHandshake,
+    /// Sends the validation request without WebHook-Request-Origin.
+    NoOrigin,
+    /// Names another origin in deliveries after the first than in the handshake.
+    OriginChanges,
+    /// Sends the access token with the first delivery only.
+    TokenMissingAfterFirst,
 }
 
 impl SenderFault {
     /// Every fault.
-    pub const ALL: [SenderFault; 33] = [
+    pub const ALL: [SenderFault; 37] = [
         SenderFault::ReuseId,
         SenderFault::CeTypeMismatch,
         SenderFault::BadTimestamp,
@@ -118,6 +126,10 @@ impl SenderFault {
         SenderFault::RepeatedCeHeader,
         SenderFault::NewSubjectIdPerEvent,
         SenderFault::ReuseSubjectId,
+        SenderFault::NoHandshake,
+        SenderFault::NoOrigin,
+        SenderFault::OriginChanges,
+        SenderFault::TokenMissingAfterFirst,
     ];
 
     /// The `--fault` name.
@@ -156,6 +168,10 @@ impl SenderFault {
             SenderFault::RepeatedCeHeader => "repeated-ce-header",
             SenderFault::NewSubjectIdPerEvent => "new-subject-id-per-event",
             SenderFault::ReuseSubjectId => "reuse-subject-id",
+            SenderFault::NoHandshake => "no-handshake",
+            SenderFault::NoOrigin => "no-origin",
+            SenderFault::OriginChanges => "origin-changes",
+            SenderFault::TokenMissingAfterFirst => "token-missing-after-first",
         }
     }
 
@@ -218,6 +234,11 @@ impl SenderFault {
             SenderFault::NewSubjectIdPerEvent => &["CDE-SUB-006"],
             // The build's queued then follows the pipelinerun's finished under one subject id.
             SenderFault::ReuseSubjectId => &["CDE-SUB-007", "SND-008"],
+            // Judged in the webhook profile (`SenderFault::webhook_profile`), where the sink
+            // answers 403 to every delivery without a granted handshake: no event arrives.
+            SenderFault::NoHandshake | SenderFault::NoOrigin => &["WH-016"],
+            SenderFault::OriginChanges => &["WH-017"],
+            SenderFault::TokenMissingAfterFirst => &["WH-013"],
         }
     }
 
@@ -274,6 +295,12 @@ impl SenderFault {
             SenderFault::RepeatedCeHeader => "binary mode, the ce-id header twice",
             SenderFault::NewSubjectIdPerEvent => "every event of a lifecycle gets a new subject id",
             SenderFault::ReuseSubjectId => "a second subject (a build) reuses the first's id",
+            SenderFault::NoHandshake => "delivers without the OPTIONS validation handshake",
+            SenderFault::NoOrigin => "the validation request has no WebHook-Request-Origin",
+            SenderFault::OriginChanges => "deliveries after the first name another origin",
+            SenderFault::TokenMissingAfterFirst => {
+                "sends the access token with the first delivery only"
+            }
             SenderFault::RawHeaderValues => {
                 "writes ce- header values unencoded (as cloudevents-sdk's binary serializer does)"
             }
@@ -376,6 +403,17 @@ impl SenderFault {
             SenderFault::KafkaStyleHeaders | SenderFault::RepeatedCeHeader => Some(Mode::Binary),
             _ => None,
         }
+    }
+
+    /// Whether the self-test judges it in the webhook profile, with an access token.
+    pub fn webhook_profile(self) -> bool {
+        matches!(
+            self,
+            SenderFault::NoHandshake
+                | SenderFault::NoOrigin
+                | SenderFault::OriginChanges
+                | SenderFault::TokenMissingAfterFirst
+        )
     }
 
     /// Whether the self-test's sink asks for batches when judging it (a batch it sends is

@@ -60,6 +60,11 @@ pub struct SenderConfig {
     pub max_backoff: Duration,
     /// Events per request in batch mode.
     pub batch_size: usize,
+    /// The webhook profile: the origin named in an OPTIONS validation request before the
+    /// first delivery and in every delivery (`--webhook`).
+    pub webhook_origin: Option<String>,
+    /// The access token sent with every delivery as `Authorization: Bearer` (`--token`).
+    pub token: Option<String>,
 }
 
 impl Default for SenderConfig {
@@ -76,6 +81,8 @@ impl Default for SenderConfig {
             base_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(2),
             batch_size: 3,
+            webhook_origin: None,
+            token: None,
         }
     }
 }
@@ -248,6 +255,16 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
     } else {
         1
     };
+    if let Some(origin) = &cfg.webhook_origin {
+        if cfg.fault != Some(SenderFault::NoHandshake) {
+            let mut req = client.request(reqwest::Method::OPTIONS, &cfg.target);
+            if cfg.fault != Some(SenderFault::NoOrigin) {
+                req = req.header("webhook-request-origin", origin.as_str());
+            }
+            // Refused or not, the run goes on: the target's answers to deliveries tell.
+            let _ = req.send().await;
+        }
+    }
     let mut gone = false;
     let mut queue: std::collections::VecDeque<(&[Planned], bool)> =
         planned.chunks(per_request).map(|c| (c, false)).collect();
@@ -305,6 +322,24 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
                     continue;
                 }
                 req = req.header(k.as_str(), v.as_str());
+            }
+            if let Some(origin) = &cfg.webhook_origin {
+                let changed = cfg.fault == Some(SenderFault::OriginChanges) && outcome.requests > 0;
+                if cfg.fault != Some(SenderFault::NoOrigin) {
+                    req = req.header(
+                        "webhook-request-origin",
+                        if changed {
+                            format!("other.{origin}")
+                        } else {
+                            origin.clone()
+                        },
+                    );
+                }
+            }
+            if let Some(t) = &cfg.token {
+                if cfg.fault != Some(SenderFault::TokenMissingAfterFirst) || outcome.requests == 0 {
+                    req = req.bearer_auth(t);
+                }
             }
             if cfg.fault == Some(SenderFault::CeDatacontenttypeHeader) && mode == Mode::Binary {
                 req = req.header("ce-datacontenttype", "application/json");
