@@ -228,3 +228,67 @@ async fn shape_and_subject_rules_name_the_request_and_the_mistake() {
         );
     }
 }
+
+/// The webhook profile: the conformant reference passes WH-013/016/017 (judged, not skipped),
+/// each webhook fault's finding names the request, and the token shows nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_profile_judges_handshake_origin_and_token_and_never_shows_the_token() {
+    use cdevents_suites::selftest::roles::{run_sender_suite_in, SENDER_TOKEN};
+    let cases = run_sender_suite_in(None, "none", Mode::Binary, 3, true)
+        .await
+        .expect("the run judges");
+    for id in ["WH-013", "WH-016", "WH-017"] {
+        assert_eq!(status_of(&cases, id), Some(Status::Passed), "{id}");
+    }
+    let plain = run(None, "none", Mode::Binary, 3).await;
+    for id in ["WH-013", "WH-016", "WH-017"] {
+        assert_eq!(status_of(&plain, id), Some(Status::Skipped), "{id}");
+    }
+    for (fault, id, says) in [
+        (
+            SenderFault::NoHandshake,
+            "WH-016",
+            "no OPTIONS request came before request #0",
+        ),
+        (
+            SenderFault::NoOrigin,
+            "WH-016",
+            "has no WebHook-Request-Origin",
+        ),
+        (
+            SenderFault::OriginChanges,
+            "WH-017",
+            "request #1 carries WebHook-Request-Origin \"other.",
+        ),
+        (
+            SenderFault::TokenMissingAfterFirst,
+            "WH-013",
+            "request #1 carries the access token neither",
+        ),
+    ] {
+        let cases = run_sender_suite_in(Some(fault), "none", Mode::Binary, 3, true)
+            .await
+            .expect("the run judges");
+        let c = cases.iter().find(|c| c.case == id).expect("judged");
+        assert_eq!(c.status, Status::Failed, "{fault}: {c:#?}");
+        assert!(c.message.contains(says), "{fault}: {}", c.message);
+        assert!(
+            c.evidence
+                .as_ref()
+                .and_then(|e| e.request.as_ref())
+                .is_some(),
+            "{fault}"
+        );
+        let all = serde_json::to_string(&cases).expect("serializes");
+        assert!(
+            !all.contains(SENDER_TOKEN) && !all.contains("snd-s3cret"),
+            "{fault}: the token leaked"
+        );
+        if fault == SenderFault::OriginChanges {
+            assert!(
+                all.contains("Bearer ***"),
+                "the evidence shows the redacted token"
+            );
+        }
+    }
+}

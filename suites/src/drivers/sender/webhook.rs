@@ -91,8 +91,9 @@ pub(super) fn webhook_cases(
                         (got.as_deref() != Some(origin.as_str())).then(|| {
                             (
                                 format!(
-                                    "request #{} carries WebHook-Request-Origin {:?}, the granted handshake {:?}",
-                                    d.index, got, origin
+                                    "request #{} carries WebHook-Request-Origin {}, the granted handshake named {origin:?}",
+                                    d.index,
+                                    got.map_or_else(|| "(none)".to_owned(), |g| format!("{g:?}"))
                                 ),
                                 Some(**d),
                             )
