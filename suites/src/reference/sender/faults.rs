@@ -295,11 +295,17 @@ impl SenderFault {
             SenderFault::RepeatedCeHeader => "binary mode, the ce-id header twice",
             SenderFault::NewSubjectIdPerEvent => "every event of a lifecycle gets a new subject id",
             SenderFault::ReuseSubjectId => "a second subject (a build) reuses the first's id",
-            SenderFault::NoHandshake => "delivers without the OPTIONS validation handshake",
-            SenderFault::NoOrigin => "the validation request has no WebHook-Request-Origin",
-            SenderFault::OriginChanges => "deliveries after the first name another origin",
+            SenderFault::NoHandshake => {
+                "--webhook: delivers without the OPTIONS validation handshake"
+            }
+            SenderFault::NoOrigin => {
+                "--webhook: the validation request has no WebHook-Request-Origin"
+            }
+            SenderFault::OriginChanges => {
+                "--webhook: deliveries after the first name another origin"
+            }
             SenderFault::TokenMissingAfterFirst => {
-                "sends the access token with the first delivery only"
+                "--token: sends the access token with the first delivery only"
             }
             SenderFault::RawHeaderValues => {
                 "writes ce- header values unencoded (as cloudevents-sdk's binary serializer does)"
