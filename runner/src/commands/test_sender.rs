@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use cdevents_reports::model::{RunHeader, Suite};
 use cdevents_schemas::{Registry, SpecVersion};
+use cdevents_suites::drivers::listener::Secret;
 use cdevents_suites::drivers::sender::{
     judge, read_recording, write_recording, Claims, Guarantee, ManifestEntry, Ordering, Sink,
     SinkConfig,
@@ -220,6 +221,12 @@ async fn run_async(args: Args) -> anyhow::Result<u8> {
     );
     let prefix = sender_repro::reproduce_prefix(&args, sender_repro::record_path(&args).as_deref());
     sender_repro::attach(&mut cases, prefix.as_deref());
+    // The reproduce line repeats the trigger, which may hold the token.
+    if let Some(t) = args.token.as_deref().and_then(Secret::new) {
+        for c in &mut cases {
+            c.reproduce = c.reproduce.as_deref().map(|r| t.redact(r));
+        }
+    }
     cases.retain(|c| sender_repro::selected(c, &args.case));
     report(args, rec, cases, url)
 }
@@ -310,7 +317,12 @@ fn report(
         env!("CARGO_PKG_VERSION"),
         chrono::Utc::now().to_rfc3339(),
     );
-    header.target = Some(args.trigger.clone().unwrap_or_else(|| url.clone()));
+    let secret = args.token.as_deref().and_then(Secret::new);
+    let redact = |s: String| match &secret {
+        Some(t) => t.redact(&s),
+        None => s,
+    };
+    header.target = Some(redact(args.trigger.clone().unwrap_or_else(|| url.clone())));
     header.spec_versions = vec![args
         .spec
         .unwrap_or(SpecVersion::DEFAULT)
@@ -318,16 +330,7 @@ fn report(
         .to_owned()];
     header.seed = Some(args.seed);
     header.fail_on = args.fail_on.into();
-    let secret = args
-        .token
-        .as_deref()
-        .and_then(cdevents_suites::drivers::listener::Secret::new);
-    header.command_line = std::env::args()
-        .map(|a| match &secret {
-            Some(t) => t.redact(&a),
-            None => a,
-        })
-        .collect();
+    header.command_line = std::env::args().map(redact).collect();
     if args.profiles.contains(&SenderProfile::Webhook) {
         header.profile = Some("webhook".to_owned());
     }
