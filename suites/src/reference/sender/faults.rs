@@ -475,11 +475,9 @@ impl SenderFault {
                     wire.body = serde_json::to_vec(&v).unwrap_or_default();
                 }
             }
-            SenderFault::DuplicateMember => {
-                if wire.body.first() == Some(&b'{') {
-                    wire.body
-                        .splice(1..1, br#""specversion":"1.0","#.iter().copied());
-                }
+            SenderFault::DuplicateMember if wire.body.first() == Some(&b'{') => {
+                wire.body
+                    .splice(1..1, br#""specversion":"1.0","#.iter().copied());
             }
             _ => {}
         }
