@@ -70,7 +70,7 @@ fn every_reference_passes_every_fault_fails_exactly_and_coverage_is_reported() {
         n("not_blackbox") + n("by_fault") + n("by_fixture") + n("uncovered")
     );
     // What the fault tables and the invalid fixtures prove today; raise these as faults land.
-    assert!(n("by_fault") >= 27, "{must}");
+    assert!(n("by_fault") >= 54, "{must}");
     assert!(n("by_fault") + n("by_fixture") >= 66, "{must}");
     let entries = v["coverage"]["entries"].as_array().expect("entries");
     let state = |id: &str| {
@@ -104,6 +104,22 @@ fn every_reference_passes_every_fault_fails_exactly_and_coverage_is_reported() {
         relay_refs.iter().any(|a| a.contains("total order")),
         "{relay_refs:?}"
     );
+    // The sender-side rules the reference sender's faults prove.
+    for id in [
+        "CE-HTTP-001",
+        "CE-HTTP-012",
+        "CE-HTTP-013",
+        "CE-HTTP-014",
+        "CE-HTTP-019",
+        "CDE-CE-016",
+        "CDE-SUB-006",
+        "CDE-SUB-007",
+        "WH-013",
+        "WH-016",
+        "WH-017",
+    ] {
+        assert_eq!(state(id).as_deref(), Some("proved-by-fault"), "{id}");
+    }
     let mut uncovered = BTreeSet::new();
     for e in entries {
         match e["state"].as_str() {

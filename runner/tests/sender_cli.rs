@@ -153,3 +153,55 @@ fn fault_list_and_bad_flags() {
     let (code, _) = test_sender(&["--faults", "503:7"]);
     assert_eq!(code, 2);
 }
+
+/// `--profile webhook --token`: the reference sender given the handshake and the token passes
+/// WH-013/016/017; one that drops the token after the first delivery fails WH-013; the token
+/// shows nowhere in the output, the JSON results included.
+#[test]
+fn webhook_profile_with_a_token_end_to_end() {
+    let token = "cli-s3cret+/tok";
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.jsonl");
+    let results = results.to_str().unwrap();
+    let passing = dir.path().join("passing.jsonl");
+    let (code, out) = test_sender(&[
+        "--profile",
+        "webhook",
+        "--token",
+        token,
+        "--results",
+        passing.to_str().unwrap(),
+        "--trigger",
+        &trigger(&format!("--count 4 --webhook --token '{token}'")),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let written = std::fs::read_to_string(&passing).unwrap();
+    for id in ["WH-013", "WH-016", "WH-017"] {
+        let line = written
+            .lines()
+            .find(|l| l.contains(&format!("\"case\":\"{id}\"")))
+            .unwrap_or_else(|| panic!("no {id} in {written}"));
+        assert!(line.contains("\"status\":\"passed\""), "{line}");
+    }
+    assert!(!written.contains("s3cret"), "the token leaked: {written}");
+    let (code, out) = test_sender(&[
+        "--profile",
+        "webhook",
+        "--token",
+        token,
+        "--verbose",
+        "--results",
+        results,
+        "--trigger",
+        &trigger(&format!(
+            "--count 4 --webhook --token '{token}' --fault token-missing-after-first"
+        )),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("WH-013"), "{out}");
+    let written = std::fs::read_to_string(results).unwrap();
+    assert!(written.contains("WH-013"));
+    for text in [&out, &written] {
+        assert!(!text.contains("s3cret"), "the token leaked: {text}");
+    }
+}

@@ -136,3 +136,159 @@ async fn failed_cases_carry_the_request() {
         }
     }
 }
+
+/// The message-shape and subject-id rules: judged and passed on the conformant reference in
+/// the mode each concerns, and each fault's finding names the request and what is wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shape_and_subject_rules_name_the_request_and_the_mistake() {
+    for (mode, ids) in [
+        (
+            Mode::Binary,
+            &["CE-HTTP-001", "CDE-CE-016", "CDE-SUB-006", "CDE-SUB-007"][..],
+        ),
+        (
+            Mode::Structured,
+            &["CE-HTTP-012", "CE-HTTP-019", "CDE-CE-016"][..],
+        ),
+        (Mode::Batch, &["CE-HTTP-014", "CE-HTTP-019"][..]),
+    ] {
+        let cases = run(None, "none", mode, 5).await;
+        for id in ids {
+            assert_eq!(status_of(&cases, id), Some(Status::Passed), "{mode} {id}");
+        }
+    }
+    for (fault, id, says) in [
+        (
+            SenderFault::KafkaStyleHeaders,
+            "CE-HTTP-001",
+            "header ce_sequence carries the attribute sequence",
+        ),
+        (
+            SenderFault::StructuredBareCdevent,
+            "CE-HTTP-012",
+            "is not one JSON-format event",
+        ),
+        (
+            SenderFault::HeaderOnlyAttribute,
+            "CE-HTTP-013",
+            "has the header ce-sequence, but its body has no sequence",
+        ),
+        (
+            SenderFault::BatchOfBareCdevents,
+            "CE-HTTP-014",
+            "is not a JSON array of JSON-format events",
+        ),
+        (
+            SenderFault::DataAndDataBase64,
+            "CE-HTTP-019",
+            "the event at $ has both data and data_base64",
+        ),
+        (
+            SenderFault::DuplicateMember,
+            "CDE-CE-016",
+            "the JSON member $.specversion appears more than once",
+        ),
+        (
+            SenderFault::RepeatedCeHeader,
+            "CDE-CE-016",
+            "the header ce-id appears more than once",
+        ),
+        (
+            SenderFault::NewSubjectIdPerEvent,
+            "CDE-SUB-006",
+            "one lifecycle under two subject ids",
+        ),
+        (
+            SenderFault::ReuseSubjectId,
+            "CDE-SUB-007",
+            "is a pipelinerun",
+        ),
+    ] {
+        let mode = if fault.batch_asked() {
+            Mode::Batch
+        } else {
+            Mode::Binary
+        };
+        let cases = run(Some(fault), fault.exposed_by(), mode, 3).await;
+        let c = cases
+            .iter()
+            .find(|c| c.case == id)
+            .unwrap_or_else(|| panic!("{fault}: no {id} case"));
+        assert_eq!(c.status, Status::Failed, "{fault}: {c:#?}");
+        assert!(c.message.contains(says), "{fault}: {}", c.message);
+        assert!(
+            c.message.contains("request #") || c.message.contains("reference-sender"),
+            "{}",
+            c.message
+        );
+        let req = c.evidence.as_ref().and_then(|e| e.request.as_ref());
+        assert!(
+            req.is_some_and(|r| r.start_line.starts_with("POST ")),
+            "{fault}: {c:#?}"
+        );
+    }
+}
+
+/// The webhook profile: the conformant reference passes WH-013/016/017 (judged, not skipped),
+/// each webhook fault's finding names the request, and the token shows nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_profile_judges_handshake_origin_and_token_and_never_shows_the_token() {
+    use cdevents_suites::selftest::roles::{run_sender_suite_in, SENDER_TOKEN};
+    let cases = run_sender_suite_in(None, "none", Mode::Binary, 3, true)
+        .await
+        .expect("the run judges");
+    for id in ["WH-013", "WH-016", "WH-017"] {
+        assert_eq!(status_of(&cases, id), Some(Status::Passed), "{id}");
+    }
+    let plain = run(None, "none", Mode::Binary, 3).await;
+    for id in ["WH-013", "WH-016", "WH-017"] {
+        assert_eq!(status_of(&plain, id), Some(Status::Skipped), "{id}");
+    }
+    for (fault, id, says) in [
+        (
+            SenderFault::NoHandshake,
+            "WH-016",
+            "no OPTIONS request came before request #0",
+        ),
+        (
+            SenderFault::NoOrigin,
+            "WH-016",
+            "has no WebHook-Request-Origin",
+        ),
+        (
+            SenderFault::OriginChanges,
+            "WH-017",
+            "request #1 carries WebHook-Request-Origin \"other.",
+        ),
+        (
+            SenderFault::TokenMissingAfterFirst,
+            "WH-013",
+            "request #1 carries the access token neither",
+        ),
+    ] {
+        let cases = run_sender_suite_in(Some(fault), "none", Mode::Binary, 3, true)
+            .await
+            .expect("the run judges");
+        let c = cases.iter().find(|c| c.case == id).expect("judged");
+        assert_eq!(c.status, Status::Failed, "{fault}: {c:#?}");
+        assert!(c.message.contains(says), "{fault}: {}", c.message);
+        assert!(
+            c.evidence
+                .as_ref()
+                .and_then(|e| e.request.as_ref())
+                .is_some(),
+            "{fault}"
+        );
+        let all = serde_json::to_string(&cases).expect("serializes");
+        assert!(
+            !all.contains(SENDER_TOKEN) && !all.contains("snd-s3cret"),
+            "{fault}: the token leaked"
+        );
+        if fault == SenderFault::OriginChanges {
+            assert!(
+                all.contains("Bearer ***"),
+                "the evidence shows the redacted token"
+            );
+        }
+    }
+}

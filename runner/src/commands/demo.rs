@@ -267,6 +267,7 @@ async fn sender_run(quiet: bool) -> anyhow::Result<DemoRun> {
         guarantee: Guarantee::ExactlyOnce,
         ordering: Ordering::None,
         allow_batch: false,
+        ..Claims::default()
     };
     let cases = judge(
         &rec,

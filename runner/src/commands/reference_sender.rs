@@ -45,6 +45,13 @@ pub struct Args {
     /// Most attempts per event.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub max_attempts: u32,
+    /// The webhook profile: an OPTIONS validation request naming ORIGIN before the first
+    /// delivery, and ORIGIN in every delivery's WebHook-Request-Origin.
+    #[arg(long, value_name = "ORIGIN", num_args = 0..=1, default_missing_value = "reference-sender.cdevents-conformance.invalid")]
+    pub webhook: Option<String>,
+    /// An access token sent with every delivery as `Authorization: Bearer`.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
 }
 
 fn parse_version(s: &str) -> Result<SpecVersion, String> {
@@ -86,6 +93,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         fault,
         timeout: args.timeout,
         max_attempts: args.max_attempts.max(1),
+        webhook_origin: args.webhook,
+        token: args.token.filter(|t| !t.is_empty()),
         ..SenderConfig::default()
     };
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -65,6 +65,13 @@ pub fn reproduce_prefix(args: &Args, recorded: Option<&Path>) -> Option<String> 
             shell_quote(&file.to_string_lossy())
         ));
     }
+    if !args.profiles.is_empty() {
+        s.push_str(" --profile webhook");
+    }
+    if args.token.is_some() {
+        // The token itself is never printed: the rerun takes it from the environment.
+        s.push_str(" --token \"$CDEVENTS_CONFORMANCE_TOKEN\"");
+    }
     s.push_str(&format!(
         " --faults {} --seed {} --guarantee {} --ordering {}",
         shell_quote(&args.faults.to_string()),

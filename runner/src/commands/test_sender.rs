@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use cdevents_reports::model::{RunHeader, Suite};
 use cdevents_schemas::{Registry, SpecVersion};
+use cdevents_suites::drivers::listener::Secret;
 use cdevents_suites::drivers::sender::{
     judge, read_recording, write_recording, Claims, Guarantee, ManifestEntry, Ordering, Sink,
     SinkConfig,
@@ -116,6 +117,33 @@ pub struct Args {
     pub replay: Option<PathBuf>,
     #[command(flatten)]
     pub reports: Box<ReportArgs>,
+    /// `webhook`: the sink grants the OPTIONS validation handshake only to a request naming its
+    /// WebHook-Request-Origin, answers 403 to deliveries before one was granted, and judges
+    /// WH-016 and WH-017.
+    #[arg(
+        long = "profile",
+        value_enum,
+        value_name = "NAME",
+        help_heading = "Sink"
+    )]
+    pub profiles: Vec<SenderProfile>,
+    /// The access token the sender under test was given: every delivery must carry it as
+    /// `Authorization: Bearer` or `access_token` (WH-013). Never printed: evidence shows `***`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CDEVENTS_CONFORMANCE_TOKEN",
+        hide_env_values = true,
+        help_heading = "Sink"
+    )]
+    pub token: Option<String>,
+}
+
+/// Optional sink behaviours of `test sender`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SenderProfile {
+    /// The webhook abuse-protection handshake (OPTIONS, WebHook-Request-Origin).
+    Webhook,
 }
 
 /// Runs the command.
@@ -164,6 +192,8 @@ async fn run_async(args: Args) -> anyhow::Result<u8> {
         guarantee,
         ordering,
         allow_batch: args.allow_batch,
+        webhook: args.profiles.contains(&SenderProfile::Webhook),
+        token: args.token.clone().filter(|t| !t.is_empty()),
     };
     let manifest = (!manifest.is_empty()).then_some(manifest);
     let mut cases = judge(
@@ -176,6 +206,12 @@ async fn run_async(args: Args) -> anyhow::Result<u8> {
     );
     let prefix = sender_repro::reproduce_prefix(&args, sender_repro::record_path(&args).as_deref());
     sender_repro::attach(&mut cases, prefix.as_deref());
+    // The reproduce line repeats the trigger, which may hold the token.
+    if let Some(t) = args.token.as_deref().and_then(Secret::new) {
+        for c in &mut cases {
+            c.reproduce = c.reproduce.as_deref().map(|r| t.redact(r));
+        }
+    }
     cases.retain(|c| sender_repro::selected(c, &args.case));
     report(args, rec, cases, url)
 }
@@ -193,6 +229,7 @@ async fn listen(
         plan: (*args.faults).clone(),
         seed: args.seed,
         max_body: args.max_body,
+        webhook: args.profiles.contains(&SenderProfile::Webhook),
         ..SinkConfig::default()
     })
     .await
@@ -265,7 +302,12 @@ fn report(
         env!("CARGO_PKG_VERSION"),
         chrono::Utc::now().to_rfc3339(),
     );
-    header.target = Some(args.trigger.clone().unwrap_or_else(|| url.clone()));
+    let secret = args.token.as_deref().and_then(Secret::new);
+    let redact = |s: String| match &secret {
+        Some(t) => t.redact(&s),
+        None => s,
+    };
+    header.target = Some(redact(args.trigger.clone().unwrap_or_else(|| url.clone())));
     header.spec_versions = vec![args
         .spec
         .unwrap_or(SpecVersion::DEFAULT)
@@ -273,7 +315,10 @@ fn report(
         .to_owned()];
     header.seed = Some(args.seed);
     header.fail_on = args.fail_on.into();
-    header.command_line = std::env::args().collect();
+    header.command_line = std::env::args().map(redact).collect();
+    if args.profiles.contains(&SenderProfile::Webhook) {
+        header.profile = Some("webhook".to_owned());
+    }
     let mut reporter = RunReporter::start(header, *args.reports, args.quiet, args.verbose)?;
     if rec.deliveries.is_empty() {
         anstream::println!(

@@ -10,6 +10,7 @@ pub mod event;
 pub mod ids;
 pub mod links;
 pub mod stream;
+pub mod wire;
 
 use cdevents_reports::{Finding, Level};
 use cdevents_schemas::{Registry, SpecVersion};

@@ -323,18 +323,41 @@ fn sender_plan() -> Vec<PlannedRun> {
                 Box::pin(run_sender_suite(None, plan, mode, seed)) as RunFuture
             }),
         });
+    let webhook = PlannedRun {
+        role: "sender",
+        fault: None,
+        about: "the conformant reference sender, webhook profile with an access token".into(),
+        breaks: &[],
+        start: Box::new(|| {
+            Box::pin(run_sender_suite_in(
+                None,
+                "none",
+                Mode::Binary,
+                SENDER_FAULT_SEED,
+                true,
+            )) as RunFuture
+        }),
+    };
     references
+        .chain(std::iter::once(webhook))
         .chain(SenderFault::ALL.into_iter().map(|f| PlannedRun {
             role: "sender",
             fault: Some(f.name()),
             about: format!("{} (sink faults `{}`)", f.describe(), f.exposed_by()),
             breaks: f.breaks(),
             start: Box::new(move || {
-                Box::pin(run_sender_suite(
+                // A batch fault the sink asked for is judged with batches allowed.
+                let mode = if f.batch_asked() {
+                    Mode::Batch
+                } else {
+                    Mode::Binary
+                };
+                Box::pin(run_sender_suite_in(
                     Some(f),
                     f.exposed_by(),
-                    Mode::Binary,
+                    mode,
                     SENDER_FAULT_SEED,
+                    f.webhook_profile(),
                 )) as RunFuture
             }),
         }))
@@ -349,10 +372,28 @@ pub async fn run_sender_suite(
     mode: Mode,
     seed: u64,
 ) -> Result<Vec<CaseResult>, String> {
+    run_sender_suite_in(fault, plan, mode, seed, false).await
+}
+
+/// The origin the reference sender names in the self-test's webhook runs.
+pub const SENDER_ORIGIN: &str = "reference-sender.cdevents-conformance.invalid";
+/// The access token of the self-test's webhook runs: characters a query must percent-encode.
+pub const SENDER_TOKEN: &str = "snd-s3cret+/token";
+
+/// [`run_sender_suite`], in the webhook profile (handshake required, with [`SENDER_TOKEN`])
+/// when `webhook` is set.
+pub async fn run_sender_suite_in(
+    fault: Option<SenderFault>,
+    plan: &str,
+    mode: Mode,
+    seed: u64,
+    webhook: bool,
+) -> Result<Vec<CaseResult>, String> {
     let plan = FaultPlan::parse(plan).map_err(|e| e.to_string())?;
     let sink = Sink::start(SinkConfig {
         plan: plan.clone(),
         seed,
+        webhook,
         ..SinkConfig::default()
     })
     .await
@@ -367,6 +408,8 @@ pub async fn run_sender_suite(
         // would redeliver an acknowledged event); the delayed plans hold answers past it.
         timeout: Duration::from_millis(1000),
         base_backoff: Duration::from_millis(20),
+        webhook_origin: webhook.then(|| SENDER_ORIGIN.to_owned()),
+        token: webhook.then(|| SENDER_TOKEN.to_owned()),
         ..SenderConfig::default()
     };
     let outcome = run_reference_sender(&cfg)
@@ -379,6 +422,8 @@ pub async fn run_sender_suite(
         guarantee: Guarantee::ExactlyOnce,
         ordering: Ordering::PerSubject,
         allow_batch: mode == Mode::Batch,
+        webhook,
+        token: webhook.then(|| SENDER_TOKEN.to_owned()),
     };
     let registry = Registry::embedded().map_err(|e| e.to_string())?;
     Ok(judge(

@@ -19,7 +19,7 @@ use cdevents_reports::{Finding, Level};
 use cdevents_schemas::{Registry, SpecVersion};
 use serde_json::Value;
 
-use super::lifecycle::lifecycle_rank;
+use super::lifecycle::{lifecycle_rank, subject_ids, Step};
 use super::sink::{Delivery, ManifestEntry, Recording};
 use crate::checks::stream::{content_hash, SeenIds};
 use crate::checks::{ids, EventChecker};
@@ -108,6 +108,10 @@ pub struct Claims {
     pub ordering: Ordering,
     /// Whether the sink asked for batches (`--allow-batch`); otherwise a batch breaks CE-HTTP-015.
     pub allow_batch: bool,
+    /// The webhook profile (`--profile webhook`): the sink required the validation handshake.
+    pub webhook: bool,
+    /// The access token the sender was given (`--token`); redacted as `***` in every case.
+    pub token: Option<String>,
 }
 
 /// Attempts closer than this after a retryable failure are hammering (SND-007).
@@ -210,7 +214,7 @@ fn evidence(d: &Delivery) -> Evidence {
 }
 
 /// A verdict from a list of problems: passed when empty, failed with the first as evidence.
-fn verdict(
+pub(super) fn verdict(
     id: &str,
     suffix: &str,
     checked: &str,
@@ -246,12 +250,27 @@ fn verdict(
     c
 }
 
-fn skipped(id: &str, suffix: &str, why: &str) -> CaseResult {
+pub(super) fn skipped(id: &str, suffix: &str, why: &str) -> CaseResult {
     case(id, suffix, Status::Skipped, why.to_owned())
 }
 
 /// Judges a recording. `manifest` is the sender's list of what it sent, when it printed one.
 pub fn judge(
+    rec: &Recording,
+    claims: &Claims,
+    plan: &FaultPlan,
+    manifest: Option<&[ManifestEntry]>,
+    registry: &Registry,
+    spec: Option<SpecVersion>,
+) -> Vec<CaseResult> {
+    let mut out = judge_all(rec, claims, plan, manifest, registry, spec);
+    if let Some(t) = &claims.token {
+        super::webhook::redact(&mut out, t);
+    }
+    out
+}
+
+fn judge_all(
     rec: &Recording,
     claims: &Claims,
     plan: &FaultPlan,
@@ -265,6 +284,12 @@ pub fn judge(
     if deliveries.is_empty() {
         return out;
     }
+    out.extend(super::webhook::webhook_cases(
+        rec,
+        &deliveries,
+        claims.webhook,
+        claims.token.as_deref(),
+    ));
 
     // Requests as such.
     out.push(verdict(
@@ -301,9 +326,20 @@ pub fn judge(
             })
             .collect(),
     ));
+    let (shape, explained) = super::shape::message_shape(&deliveries);
+    out.extend(shape);
     let mut wh003 = Vec::new();
     let mut too_large = Vec::new();
     for d in &deliveries {
+        // The message-shape rules judged it under their own ids; WH-016 one refused for
+        // lack of a handshake.
+        if explained.contains(&d.index)
+            || d.refused
+                .as_deref()
+                .is_some_and(|r| r.starts_with(super::sink::NOT_VALIDATED))
+        {
+            continue;
+        }
         if d.refused
             .as_deref()
             .is_some_and(|r| r.starts_with(super::sink::RECORDING_FULL))
@@ -811,6 +847,7 @@ pub fn judge(
         ));
     }
     out.push(claimed_order(&evs, claims.ordering, manifest));
+    out.extend(subject_ids(&lifecycle_steps(&evs)));
 
     // SND-009: links point back in time, to events that exist.
     let first_pos: HashMap<&str, usize> = evs
@@ -874,6 +911,24 @@ pub fn judge(
     out.push(chain_ids(&evs));
     out.push(sequences(&evs, manifest));
     out
+}
+
+/// The events as the subject-id rules read them (CDE-SUB-006/007).
+fn lifecycle_steps<'a>(evs: &[&'a Event<'a>]) -> Vec<Step<'a>> {
+    evs.iter()
+        .filter_map(|e| {
+            let (kind, predicate) = e.type_parts()?;
+            Some(Step {
+                source: &e.source,
+                kind,
+                subject: e.subject()?,
+                predicate,
+                timestamp: e.timestamp(),
+                name: e.name(),
+                delivery: e.attempts[0].d,
+            })
+        })
+        .collect()
 }
 
 fn last_answer(e: &Event) -> String {

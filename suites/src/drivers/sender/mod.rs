@@ -19,7 +19,9 @@
 mod judge;
 mod lifecycle;
 mod record;
+mod shape;
 mod sink;
+mod webhook;
 
 pub use judge::{judge, Claims, Guarantee, Ordering};
 pub use lifecycle::{lifecycle_rank, LIFECYCLES};

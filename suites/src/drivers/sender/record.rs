@@ -30,9 +30,13 @@ const MAX_LINE: usize = 16 << 20;
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 enum Line {
-    Recording { version: u32 },
+    Recording {
+        version: u32,
+    },
     Delivery(Box<RecordedDelivery>),
     Manifest(ManifestEntry),
+    /// An OPTIONS validation request of the webhook profile (same fields as a delivery).
+    Handshake(Box<RecordedDelivery>),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -93,31 +97,38 @@ pub fn write_recording(
     line(&Line::Recording {
         version: RECORDING_VERSION,
     })?;
+    for d in &rec.handshakes {
+        line(&Line::Handshake(Box::new(recorded(d))))?;
+    }
     for d in &rec.deliveries {
-        line(&Line::Delivery(Box::new(RecordedDelivery {
-            index: d.index,
-            connection: d.connection,
-            received_us: micros(d.received),
-            answered_us: micros(d.answered),
-            method: d.method.clone(),
-            path: d.path.clone(),
-            headers: d
-                .headers
-                .iter()
-                .map(|(n, v)| (n.clone(), b64().encode(v)))
-                .collect(),
-            body_base64: b64().encode(&d.body),
-            refused: d.refused.clone(),
-            attempt: d.attempt,
-            fault: d.fault.to_string(),
-            status: d.status,
-            retry_after: d.retry_after,
-        })))?;
+        line(&Line::Delivery(Box::new(recorded(d))))?;
     }
     for m in manifest.unwrap_or_default() {
         line(&Line::Manifest(m.clone()))?;
     }
     out.flush()
+}
+
+fn recorded(d: &Delivery) -> RecordedDelivery {
+    RecordedDelivery {
+        index: d.index,
+        connection: d.connection,
+        received_us: micros(d.received),
+        answered_us: micros(d.answered),
+        method: d.method.clone(),
+        path: d.path.clone(),
+        headers: d
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), b64().encode(v)))
+            .collect(),
+        body_base64: b64().encode(&d.body),
+        refused: d.refused.clone(),
+        attempt: d.attempt,
+        fault: d.fault.to_string(),
+        status: d.status,
+        retry_after: d.retry_after,
+    }
 }
 
 /// Reads a recording back, decoding every request's events again with `limits`.
@@ -161,41 +172,12 @@ pub fn read_recording(
                 ))
             }
             Line::Manifest(m) => manifest.push(m),
+            Line::Handshake(r) => {
+                let d = delivery_of(*r).map_err(bad)?;
+                rec.handshakes.push(d);
+            }
             Line::Delivery(r) => {
-                let fault = match r.fault.as_str() {
-                    "none" => Fault::None,
-                    k => Fault::Inject(
-                        k.parse::<FaultKind>()
-                            .map_err(|e| bad(format!("fault: {e}")))?,
-                    ),
-                };
-                let mut headers = Vec::with_capacity(r.headers.len());
-                for (name, v) in r.headers {
-                    let v = b64()
-                        .decode(v.as_bytes())
-                        .map_err(|e| bad(format!("header {name}: {e}")))?;
-                    headers.push((name, v));
-                }
-                let body = b64()
-                    .decode(r.body_base64.as_bytes())
-                    .map_err(|e| bad(format!("body: {e}")))?;
-                let mut d = Delivery {
-                    index: r.index,
-                    connection: r.connection,
-                    received: Duration::from_micros(r.received_us),
-                    answered: Duration::from_micros(r.answered_us),
-                    method: r.method,
-                    path: r.path,
-                    headers,
-                    body,
-                    refused: r.refused,
-                    events: Vec::new(),
-                    decode_errors: Vec::new(),
-                    attempt: r.attempt,
-                    fault,
-                    status: r.status,
-                    retry_after: r.retry_after,
-                };
+                let mut d = delivery_of(*r).map_err(bad)?;
                 if d.refused.is_none() {
                     decode_events(&mut d, limits);
                 }
@@ -210,6 +192,41 @@ pub fn read_recording(
         });
     }
     Ok((rec, manifest))
+}
+
+/// A recorded request back as a delivery (not decoded yet).
+fn delivery_of(r: RecordedDelivery) -> Result<Delivery, String> {
+    let fault = match r.fault.as_str() {
+        "none" => Fault::None,
+        k => Fault::Inject(k.parse::<FaultKind>().map_err(|e| format!("fault: {e}"))?),
+    };
+    let mut headers = Vec::with_capacity(r.headers.len());
+    for (name, v) in r.headers {
+        let v = b64()
+            .decode(v.as_bytes())
+            .map_err(|e| format!("header {name}: {e}"))?;
+        headers.push((name, v));
+    }
+    let body = b64()
+        .decode(r.body_base64.as_bytes())
+        .map_err(|e| format!("body: {e}"))?;
+    Ok(Delivery {
+        index: r.index,
+        connection: r.connection,
+        received: Duration::from_micros(r.received_us),
+        answered: Duration::from_micros(r.answered_us),
+        method: r.method,
+        path: r.path,
+        headers,
+        body,
+        refused: r.refused,
+        events: Vec::new(),
+        decode_errors: Vec::new(),
+        attempt: r.attempt,
+        fault,
+        status: r.status,
+        retry_after: r.retry_after,
+    })
 }
 
 #[cfg(test)]
@@ -254,6 +271,7 @@ mod tests {
                     ("ce-subject", b"caf\xc3\xa9 raw"),
                 ],
             )],
+            handshakes: vec![delivery(b"", &[("webhook-request-origin", b"o.example")])],
             ..Recording::default()
         };
         let m = vec![ManifestEntry {
@@ -275,6 +293,8 @@ mod tests {
             (b.fault, b.status, b.attempt)
         );
         assert_eq!(a.decode_errors, b.decode_errors);
+        assert_eq!(back.handshakes.len(), 1);
+        assert_eq!(back.handshakes[0].headers, rec.handshakes[0].headers);
         assert_eq!(a.events.len(), b.events.len());
     }
 

@@ -53,6 +53,10 @@ pub struct SinkConfig {
     /// Most body bytes the recording keeps over the run; past it, requests are answered 503
     /// and recorded without their body, so a sender posting without end cannot exhaust memory.
     pub max_recorded_bytes: usize,
+    /// The webhook profile (`--profile webhook`): the sink grants the OPTIONS validation
+    /// handshake only to a request naming its origin (`WebHook-Request-Origin`), records every
+    /// handshake, and answers 403 to deliveries before one was granted.
+    pub webhook: bool,
 }
 
 /// A callback that sees every delivery as it is recorded.
@@ -79,6 +83,7 @@ impl Default for SinkConfig {
             retain: true,
             observer: None,
             max_recorded_bytes: 256 << 20,
+            webhook: false,
         }
     }
 }
@@ -192,6 +197,9 @@ pub struct Recording {
     pub deliveries: Vec<Delivery>,
     /// What never became a delivery.
     pub stats: SinkStats,
+    /// The OPTIONS validation requests of the webhook profile, in arrival order (status 200;
+    /// `refused` says why one was not granted).
+    pub handshakes: Vec<Delivery>,
 }
 
 #[derive(Default)]
@@ -204,6 +212,9 @@ struct State {
     requests: u64,
     stats: SinkStats,
     recorded_bytes: usize,
+    handshakes: Vec<Delivery>,
+    /// Whether a handshake was granted (webhook profile).
+    granted: bool,
 }
 
 struct Shared {
@@ -247,6 +258,42 @@ impl std::error::Error for ResetConnection {}
 /// Where a `redirect` fault points (relative to the sink): no sender is ever given this path,
 /// so a request for it followed a redirect (WH-005).
 pub const REDIRECT_PATH: &str = "/cdevents-conformance/redirected";
+
+/// How a delivery refused in the webhook profile, before any granted handshake, starts its
+/// `refused` note (WH-016 judges it, not WH-003).
+pub(crate) const NOT_VALIDATED: &str =
+    "no validation handshake (OPTIONS with WebHook-Request-Origin) was granted before it";
+
+/// The origin a validation request names, if any.
+pub(crate) fn request_origin(d: &Delivery) -> Option<String> {
+    d.header("webhook-request-origin")
+        .map(|o| o.trim().to_owned())
+        .filter(|o| !o.is_empty())
+}
+
+/// The webhook profile's answer to an OPTIONS request: granted (echoing the origin) when it
+/// names one, otherwise answered without consent. Every one is recorded.
+fn handshake(sh: &Shared, mut d: Delivery) -> Response<Full<Bytes>> {
+    let origin = request_origin(&d);
+    d.status = Some(200);
+    d.answered = sh.started.elapsed();
+    let mut extra = vec![("allow", "POST, OPTIONS".to_owned())];
+    match &origin {
+        Some(o) => {
+            extra.push(("webhook-allowed-origin", o.clone()));
+            extra.push(("webhook-allowed-rate", "*".to_owned()));
+        }
+        None => d.refused = Some("no WebHook-Request-Origin: not granted".to_owned()),
+    }
+    let mut st = sh.lock();
+    st.granted |= origin.is_some();
+    // Bounded: a sender sending OPTIONS without end keeps only the first ones.
+    if st.handshakes.len() < 1024 {
+        st.handshakes.push(d);
+    }
+    drop(st);
+    response(200, &extra)
+}
 
 /// How a request refused because the recording is full starts its `refused` note: the kit's
 /// own limit, not the sender's fault (the judge skips such requests).
@@ -350,6 +397,7 @@ impl Sink {
         Recording {
             deliveries,
             stats: st.stats.clone(),
+            handshakes: st.handshakes.clone(),
         }
     }
 
@@ -448,6 +496,9 @@ async fn handle(sh: Arc<Shared>, connection: u64, req: Request<Incoming>) -> Ans
         retry_after: None,
     };
     let cfg = &sh.config;
+    if parts.method == http::Method::OPTIONS && cfg.webhook {
+        return Ok(handshake(&sh, d));
+    }
     // The WebHook validation handshake is not a delivery: grant it and record nothing.
     if parts.method == http::Method::OPTIONS {
         return Ok(response(
@@ -475,6 +526,9 @@ async fn handle(sh: Arc<Shared>, connection: u64, req: Request<Incoming>) -> Ans
             cfg.max_recorded_bytes
         ));
         (503, Some(1))
+    } else if cfg.webhook && !sh.lock().granted {
+        d.refused = Some(format!("{NOT_VALIDATED}; not read"));
+        (403, None)
     } else if declared.is_some_and(|n| n > cfg.max_body as u64) {
         d.refused = Some(format!(
             "Content-Length {} exceeds the sink's cap of {} bytes",

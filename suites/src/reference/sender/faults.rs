@@ -5,10 +5,11 @@ use std::str::FromStr;
 
 use chrono::{SecondsFormat, Utc};
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{uuid, Planned};
 use crate::input::CeAttributes;
+use crate::wire::{percent_encode_header_value, Mode, WireRequest};
 
 /// One rule the reference sender breaks on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,11 +62,37 @@ pub enum SenderFault {
     OmitContentType,
     /// Adds a ce-datacontenttype header to binary-mode deliveries.
     CeDatacontenttypeHeader,
+    /// Writes the extensions' headers with the Kafka binding's `ce_` prefix.
+    KafkaStyleHeaders,
+    /// Structured mode with a bare CDEvent as the body.
+    StructuredBareCdevent,
+    /// Structured mode with the `sequence` extension only in a `ce-` header.
+    HeaderOnlyAttribute,
+    /// Batch mode with a JSON array of bare CDEvents as the body.
+    BatchOfBareCdevents,
+    /// Structured mode with both `data` and `data_base64`.
+    DataAndDataBase64,
+    /// Structured mode with the `specversion` member written twice.
+    DuplicateMember,
+    /// Binary mode with the `ce-id` header written twice.
+    RepeatedCeHeader,
+    /// Every event gets a new subject id, so no lifecycle is followed under one id.
+    NewSubjectIdPerEvent,
+    /// A second subject takes the id of the first.
+    ReuseSubjectId,
+    /// Delivers without the validation handshake.
+    NoHandshake,
+    /// Sends the validation request without WebHook-Request-Origin.
+    NoOrigin,
+    /// Names another origin in deliveries after the first than in the handshake.
+    OriginChanges,
+    /// Sends the access token with the first delivery only.
+    TokenMissingAfterFirst,
 }
 
 impl SenderFault {
     /// Every fault.
-    pub const ALL: [SenderFault; 24] = [
+    pub const ALL: [SenderFault; 37] = [
         SenderFault::ReuseId,
         SenderFault::CeTypeMismatch,
         SenderFault::BadTimestamp,
@@ -90,6 +117,19 @@ impl SenderFault {
         SenderFault::UnaskedBatch,
         SenderFault::OmitContentType,
         SenderFault::CeDatacontenttypeHeader,
+        SenderFault::KafkaStyleHeaders,
+        SenderFault::StructuredBareCdevent,
+        SenderFault::HeaderOnlyAttribute,
+        SenderFault::BatchOfBareCdevents,
+        SenderFault::DataAndDataBase64,
+        SenderFault::DuplicateMember,
+        SenderFault::RepeatedCeHeader,
+        SenderFault::NewSubjectIdPerEvent,
+        SenderFault::ReuseSubjectId,
+        SenderFault::NoHandshake,
+        SenderFault::NoOrigin,
+        SenderFault::OriginChanges,
+        SenderFault::TokenMissingAfterFirst,
     ];
 
     /// The `--fault` name.
@@ -119,6 +159,19 @@ impl SenderFault {
             SenderFault::UnaskedBatch => "unasked-batch",
             SenderFault::OmitContentType => "omit-content-type",
             SenderFault::CeDatacontenttypeHeader => "ce-datacontenttype-header",
+            SenderFault::KafkaStyleHeaders => "kafka-style-headers",
+            SenderFault::StructuredBareCdevent => "structured-bare-cdevent",
+            SenderFault::HeaderOnlyAttribute => "header-only-attribute",
+            SenderFault::BatchOfBareCdevents => "batch-of-bare-cdevents",
+            SenderFault::DataAndDataBase64 => "data-and-data-base64",
+            SenderFault::DuplicateMember => "duplicate-member",
+            SenderFault::RepeatedCeHeader => "repeated-ce-header",
+            SenderFault::NewSubjectIdPerEvent => "new-subject-id-per-event",
+            SenderFault::ReuseSubjectId => "reuse-subject-id",
+            SenderFault::NoHandshake => "no-handshake",
+            SenderFault::NoOrigin => "no-origin",
+            SenderFault::OriginChanges => "origin-changes",
+            SenderFault::TokenMissingAfterFirst => "token-missing-after-first",
         }
     }
 
@@ -161,12 +214,31 @@ impl SenderFault {
             SenderFault::FollowRedirect => &["WH-005"],
             SenderFault::IgnoreGone => &["WH-008"],
             // Re-queued events are retried as soon as their turn comes, without backing off.
-            SenderFault::RetryOutOfOrder => &["SND-014", "SND-007"],
+            SenderFault::RetryOutOfOrder => &["SND-014"],
             SenderFault::PutMethod => &["WH-001"],
             SenderFault::UnaskedBatch => &["CE-HTTP-015"],
             // Without Content-Type the data is not declared application/json either.
             SenderFault::OmitContentType => &["WH-003", "CDE-CE-008"],
             SenderFault::CeDatacontenttypeHeader => &["CE-HTTP-002"],
+            // Without their ce- headers the events carry no sequence or traceparent extension,
+            // so SND-010 and SND-011 have nothing to judge.
+            SenderFault::KafkaStyleHeaders => &["CE-HTTP-001"],
+            // The sink refuses every request (nothing decodes), so no event rule has an event.
+            SenderFault::StructuredBareCdevent => &["CE-HTTP-012"],
+            SenderFault::HeaderOnlyAttribute => &["CE-HTTP-013"],
+            SenderFault::BatchOfBareCdevents => &["CE-HTTP-014"],
+            SenderFault::DataAndDataBase64 => &["CE-HTTP-019"],
+            // serde_json keeps the last of two equal members: only the raw body shows it.
+            SenderFault::DuplicateMember => &["CDE-CE-016"],
+            SenderFault::RepeatedCeHeader => &["CDE-CE-016"],
+            SenderFault::NewSubjectIdPerEvent => &["CDE-SUB-006"],
+            // The build's queued then follows the pipelinerun's finished under one subject id.
+            SenderFault::ReuseSubjectId => &["CDE-SUB-007", "SND-008"],
+            // Judged in the webhook profile (`SenderFault::webhook_profile`), where the sink
+            // answers 403 to every delivery without a granted handshake: no event arrives.
+            SenderFault::NoHandshake | SenderFault::NoOrigin => &["WH-016"],
+            SenderFault::OriginChanges => &["WH-017"],
+            SenderFault::TokenMissingAfterFirst => &["WH-013"],
         }
     }
 
@@ -207,6 +279,33 @@ impl SenderFault {
             SenderFault::OmitContentType => "sends binary-mode deliveries without Content-Type",
             SenderFault::CeDatacontenttypeHeader => {
                 "adds a ce-datacontenttype header to binary-mode deliveries"
+            }
+            SenderFault::KafkaStyleHeaders => {
+                "writes extension headers with the Kafka prefix (ce_sequence, ce_traceparent)"
+            }
+            SenderFault::StructuredBareCdevent => {
+                "structured mode, the bare CDEvent as the body (no JSON-format envelope)"
+            }
+            SenderFault::HeaderOnlyAttribute => {
+                "structured mode, the sequence extension only in a ce- header, not in the body"
+            }
+            SenderFault::BatchOfBareCdevents => "batch mode, a JSON array of bare CDEvents",
+            SenderFault::DataAndDataBase64 => "structured mode, both data and data_base64",
+            SenderFault::DuplicateMember => "structured mode, the specversion member twice",
+            SenderFault::RepeatedCeHeader => "binary mode, the ce-id header twice",
+            SenderFault::NewSubjectIdPerEvent => "every event of a lifecycle gets a new subject id",
+            SenderFault::ReuseSubjectId => "a second subject (a build) reuses the first's id",
+            SenderFault::NoHandshake => {
+                "--webhook: delivers without the OPTIONS validation handshake"
+            }
+            SenderFault::NoOrigin => {
+                "--webhook: the validation request has no WebHook-Request-Origin"
+            }
+            SenderFault::OriginChanges => {
+                "--webhook: deliveries after the first name another origin"
+            }
+            SenderFault::TokenMissingAfterFirst => {
+                "--token: sends the access token with the first delivery only"
             }
             SenderFault::RawHeaderValues => {
                 "writes ce- header values unencoded (as cloudevents-sdk's binary serializer does)"
@@ -268,11 +367,117 @@ impl SenderFault {
                     p.event["context"]["chainId"] = json!(uuid(rng));
                 }
             }
+            SenderFault::NewSubjectIdPerEvent => {
+                for (i, p) in planned.iter_mut().enumerate() {
+                    let id = format!("{}-event-{i}", p.subject);
+                    p.event["subject"]["id"] = json!(id);
+                    p.subject = id;
+                }
+            }
+            SenderFault::ReuseSubjectId => {
+                let mut subjects: Vec<String> = Vec::new();
+                for p in planned.iter() {
+                    if !subjects.contains(&p.subject) {
+                        subjects.push(p.subject.clone());
+                    }
+                }
+                if let (Some(first), Some(third)) = (subjects.first(), subjects.get(2)) {
+                    for p in planned.iter_mut().filter(|p| &p.subject == third) {
+                        p.event["subject"]["id"] = json!(first);
+                        p.subject = first.clone();
+                    }
+                }
+            }
             SenderFault::DanglingLink => {
                 if let Some(p) = planned.last_mut() {
                     p.event["context"]["links"] =
                         json!([{"linkType": "PATH", "from": {"contextId": uuid(rng)}}]);
                 }
+            }
+            _ => {}
+        }
+    }
+
+    /// The content mode the fault sends in, whatever the configured one.
+    pub fn forced_mode(self) -> Option<Mode> {
+        match self {
+            SenderFault::UnaskedBatch | SenderFault::BatchOfBareCdevents => Some(Mode::Batch),
+            SenderFault::StructuredBareCdevent
+            | SenderFault::HeaderOnlyAttribute
+            | SenderFault::DataAndDataBase64
+            | SenderFault::DuplicateMember => Some(Mode::Structured),
+            SenderFault::KafkaStyleHeaders | SenderFault::RepeatedCeHeader => Some(Mode::Binary),
+            _ => None,
+        }
+    }
+
+    /// Whether the self-test judges it in the webhook profile, with an access token.
+    pub fn webhook_profile(self) -> bool {
+        matches!(
+            self,
+            SenderFault::NoHandshake
+                | SenderFault::NoOrigin
+                | SenderFault::OriginChanges
+                | SenderFault::TokenMissingAfterFirst
+        )
+    }
+
+    /// Whether the self-test's sink asks for batches when judging it (a batch it sends is
+    /// then no CE-HTTP-015 finding).
+    pub fn batch_asked(self) -> bool {
+        self == SenderFault::BatchOfBareCdevents
+    }
+
+    /// Rewrites an encoded request (after [`SenderFault::apply_to_headers`]).
+    pub(super) fn apply_to_wire(self, wire: &mut WireRequest, events: &[(CeAttributes, Value)]) {
+        let envelope = |w: &WireRequest| serde_json::from_slice::<Value>(&w.body).ok();
+        match self {
+            SenderFault::KafkaStyleHeaders => {
+                for (name, _) in wire.headers.iter_mut() {
+                    if let Some(ext) = name
+                        .strip_prefix("ce-")
+                        .filter(|a| *a == "sequence" || *a == "traceparent")
+                    {
+                        *name = format!("ce_{ext}");
+                    }
+                }
+            }
+            SenderFault::RepeatedCeHeader => {
+                if let Some(id) = wire.header("ce-id").map(str::to_owned) {
+                    wire.headers.push(("ce-id".to_owned(), id));
+                }
+            }
+            SenderFault::StructuredBareCdevent => {
+                if let Some((_, data)) = events.first() {
+                    wire.body = serde_json::to_vec(data).unwrap_or_default();
+                }
+            }
+            SenderFault::BatchOfBareCdevents => {
+                let all: Vec<&Value> = events.iter().map(|(_, d)| d).collect();
+                wire.body = serde_json::to_vec(&all).unwrap_or_default();
+            }
+            SenderFault::HeaderOnlyAttribute => {
+                if let Some(mut v) = envelope(wire) {
+                    if let Some(seq) = v.as_object_mut().and_then(|o| o.remove("sequence")) {
+                        let text = seq.as_str().unwrap_or_default().to_owned();
+                        wire.headers
+                            .push(("ce-sequence".to_owned(), percent_encode_header_value(&text)));
+                        wire.body = serde_json::to_vec(&v).unwrap_or_default();
+                    }
+                }
+            }
+            SenderFault::DataAndDataBase64 => {
+                if let Some(mut v) = envelope(wire) {
+                    use base64::Engine as _;
+                    let data = serde_json::to_vec(&v["data"]).unwrap_or_default();
+                    v["data_base64"] =
+                        json!(base64::engine::general_purpose::STANDARD.encode(data));
+                    wire.body = serde_json::to_vec(&v).unwrap_or_default();
+                }
+            }
+            SenderFault::DuplicateMember if wire.body.first() == Some(&b'{') => {
+                wire.body
+                    .splice(1..1, br#""specversion":"1.0","#.iter().copied());
             }
             _ => {}
         }

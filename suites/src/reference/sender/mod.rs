@@ -18,7 +18,7 @@ mod faults;
 
 pub use faults::SenderFault;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cdevents_schemas::catalogue::for_version;
 use cdevents_schemas::SpecVersion;
@@ -60,6 +60,11 @@ pub struct SenderConfig {
     pub max_backoff: Duration,
     /// Events per request in batch mode.
     pub batch_size: usize,
+    /// The webhook profile: the origin named in an OPTIONS validation request before the
+    /// first delivery and in every delivery (`--webhook`).
+    pub webhook_origin: Option<String>,
+    /// The access token sent with every delivery as `Authorization: Bearer` (`--token`).
+    pub token: Option<String>,
 }
 
 impl Default for SenderConfig {
@@ -76,6 +81,8 @@ impl Default for SenderConfig {
             base_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(2),
             batch_size: 3,
+            webhook_origin: None,
+            token: None,
         }
     }
 }
@@ -239,18 +246,32 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
             subject: Some(p.subject.clone()),
         });
     }
-    let mode = match cfg.fault {
-        Some(SenderFault::UnaskedBatch) => Mode::Batch,
-        _ => cfg.mode,
-    };
+    let mode = cfg
+        .fault
+        .and_then(SenderFault::forced_mode)
+        .unwrap_or(cfg.mode);
     let per_request = if mode == Mode::Batch {
         cfg.batch_size.max(1)
     } else {
         1
     };
+    if let Some(origin) = &cfg.webhook_origin {
+        if cfg.fault != Some(SenderFault::NoHandshake) {
+            let mut req = client.request(reqwest::Method::OPTIONS, &cfg.target);
+            if cfg.fault != Some(SenderFault::NoOrigin) {
+                req = req.header("webhook-request-origin", origin.as_str());
+            }
+            // Refused or not, the run goes on: the target's answers to deliveries tell.
+            let _ = req.send().await;
+        }
+    }
     let mut gone = false;
-    let mut queue: std::collections::VecDeque<(&[Planned], bool)> =
-        planned.chunks(per_request).map(|c| (c, false)).collect();
+    // A chunk sent to the back of the queue (`retry-out-of-order`) carries when it failed and
+    // how many attempts it had: its retry still waits out its backoff, and no later delay is
+    // shorter than the one the deferral made, so that the fault reorders (SND-014) and nothing
+    // else, however long the other events took.
+    let mut queue: std::collections::VecDeque<(&[Planned], Option<(Instant, u32)>)> =
+        planned.chunks(per_request).map(|c| (c, None)).collect();
     while let Some((chunk, deferred)) = queue.pop_front() {
         let mut events: Vec<Value> = chunk.iter().map(|p| p.event.clone()).collect();
         // One trace per request: its header and every event's extension name it.
@@ -264,6 +285,12 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
             continue;
         }
         let mut attempt = 0u32;
+        let mut floor = Duration::ZERO;
+        if let Some((failed_at, attempts)) = deferred {
+            attempt = attempts;
+            tokio::time::sleep_until((failed_at + backoff(cfg, attempt, &mut rng)).into()).await;
+            floor = failed_at.elapsed();
+        }
         loop {
             let pairs: Vec<(CeAttributes, Value)> = events
                 .iter()
@@ -281,6 +308,9 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
             let mut wire = encode(mode, &pairs);
             if let (Some(f), Mode::Binary) = (cfg.fault, mode) {
                 f.apply_to_headers(&mut wire.headers, &pairs[0].0);
+            }
+            if let Some(f) = cfg.fault {
+                f.apply_to_wire(&mut wire, &pairs);
             }
             let header_trace = if cfg.fault == Some(SenderFault::TraceparentMismatch) {
                 traceparent(&mut rng)
@@ -302,6 +332,24 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
                     continue;
                 }
                 req = req.header(k.as_str(), v.as_str());
+            }
+            if let Some(origin) = &cfg.webhook_origin {
+                let changed = cfg.fault == Some(SenderFault::OriginChanges) && outcome.requests > 0;
+                if cfg.fault != Some(SenderFault::NoOrigin) {
+                    req = req.header(
+                        "webhook-request-origin",
+                        if changed {
+                            format!("other.{origin}")
+                        } else {
+                            origin.clone()
+                        },
+                    );
+                }
+            }
+            if let Some(t) = &cfg.token {
+                if cfg.fault != Some(SenderFault::TokenMissingAfterFirst) || outcome.requests == 0 {
+                    req = req.bearer_auth(t);
+                }
             }
             if cfg.fault == Some(SenderFault::CeDatacontenttypeHeader) && mode == Mode::Binary {
                 req = req.header("ce-datacontenttype", "application/json");
@@ -341,11 +389,11 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
                 }
                 break;
             }
-            if cfg.fault == Some(SenderFault::RetryOutOfOrder) && !deferred {
-                queue.push_back((chunk, true));
+            if cfg.fault == Some(SenderFault::RetryOutOfOrder) && deferred.is_none() {
+                queue.push_back((chunk, Some((Instant::now(), attempt))));
                 break;
             }
-            let mut wait = backoff(cfg, attempt, &mut rng);
+            let mut wait = backoff(cfg, attempt, &mut rng).max(floor);
             if let Some(ra) = retry_after {
                 if cfg.fault != Some(SenderFault::IgnoreRetryAfter) {
                     wait = wait.max(ra);
