@@ -44,6 +44,8 @@ struct Args {
     events: usize,
     rounds: usize,
     concurrency: usize,
+    /// `--only listener`: the two listener stages alone (for profiling them).
+    only_listener: bool,
 }
 
 fn args() -> Args {
@@ -51,6 +53,7 @@ fn args() -> Args {
         events: 3000,
         rounds: 5,
         concurrency: 8,
+        only_listener: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -63,6 +66,7 @@ fn args() -> Args {
             "--events" => a.events = value(),
             "--rounds" => a.rounds = value(),
             "--concurrency" => a.concurrency = value(),
+            "--only" => a.only_listener = it.next().as_deref() == Some("listener"),
             // cargo bench passes `--bench`; other flags are libtest's, not ours.
             _ => {}
         }
@@ -127,9 +131,10 @@ async fn load(url: &str, requests: Arc<Vec<WireRequest>>, concurrency: usize) ->
     ok
 }
 
+/// The median; NaN for a stage that did not run (`--only`).
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// The well-formed (concurrent) cases of the listener suite, enough for `events` requests.
@@ -179,7 +184,11 @@ fn main() {
             .collect(),
     );
     let sends = cases.len() + 1; // the preflight
-    let sender = Arc::new(sender_requests(a.events));
+    let sender = Arc::new(if a.only_listener {
+        Vec::new()
+    } else {
+        sender_requests(a.events)
+    });
     println!(
         "listener: {} cases ({} requests), sender: {} events, concurrency {}, {} rounds",
         cases.len(),
@@ -202,7 +211,7 @@ fn main() {
             let t0 = Instant::now();
             let n = load(&trivial, listener_requests.clone(), a.concurrency).await;
             assert_eq!(n, listener_requests.len(), "every raw request answered");
-            t[0].push(sends as f64 / t0.elapsed().as_secs_f64());
+            t[0].push(n as f64 / t0.elapsed().as_secs_f64());
 
             // listener_driver
             let cfg = RunConfig {
@@ -211,10 +220,16 @@ fn main() {
                 ..RunConfig::default()
             };
             let mut results = 0usize;
+            // The copy of the cases is the bench's, not the driver's: made before the clock.
+            let round_cases = cases.clone();
             let t0 = Instant::now();
-            run(&cfg, cases.clone(), |_| results += 1).await.unwrap();
+            run(&cfg, round_cases, |_| results += 1).await.unwrap();
             t[1].push(sends as f64 / t0.elapsed().as_secs_f64());
             assert!(results >= cases.len());
+            if a.only_listener {
+                eprintln!("round {round} done");
+                continue;
+            }
 
             // sink_raw
             let t0 = Instant::now();
