@@ -347,7 +347,8 @@ impl Client {
             .iter()
             .map(|(n, v)| {
                 (
-                    n.to_string(),
+                    // `as_str`, not `to_string`: no formatting machinery per header.
+                    n.as_str().to_owned(),
                     String::from_utf8_lossy(v.as_bytes()).into_owned(),
                 )
             })
