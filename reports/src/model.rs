@@ -649,26 +649,39 @@ impl HttpMessage {
             return None;
         }
         let method = self.start_line.split_whitespace().next()?;
-        let mut cmd = format!(
-            "curl -sS -i -X {} {}",
-            shell_quote(method),
-            shell_quote(url)
-        );
+        // Written into one buffer: the listener driver makes one per case, passed or not.
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 8)
+            .sum();
+        let body = self
+            .body_base64
+            .as_ref()
+            .map_or(self.body.len(), String::len);
+        let mut cmd = String::with_capacity(64 + url.len() + headers + body + body / 16);
+        cmd.push_str("curl -sS -i -X ");
+        push_shell_quoted(&mut cmd, method);
+        cmd.push(' ');
+        push_shell_quoted(&mut cmd, url);
         for (n, v) in &self.headers {
             if n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("host") {
                 continue;
             }
-            cmd.push_str(" -H ");
-            cmd.push_str(&shell_quote(&format!("{n}: {v}")));
+            // `name: value` holds a space, so it is always quoted.
+            cmd.push_str(" -H '");
+            push_single_quoted_inner(&mut cmd, n);
+            cmd.push_str(": ");
+            push_single_quoted_inner(&mut cmd, v);
+            cmd.push('\'');
         }
         if let Some(b64) = &self.body_base64 {
-            cmd.push_str(&format!(
-                " --data-binary @<(printf %s {} | base64 -d)",
-                shell_quote(b64)
-            ));
+            cmd.push_str(" --data-binary @<(printf %s ");
+            push_shell_quoted(&mut cmd, b64);
+            cmd.push_str(" | base64 -d)");
         } else if !self.body.is_empty() {
             cmd.push_str(" --data-binary ");
-            cmd.push_str(&shell_quote(&self.body));
+            push_shell_quoted(&mut cmd, &self.body);
         }
         Some(cmd)
     }
@@ -681,13 +694,35 @@ fn lossy_capped(bytes: &[u8]) -> String {
 
 /// Quotes `s` as one POSIX shell word.
 pub fn shell_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_shell_quoted(&mut out, s);
+    out
+}
+
+/// Appends `s` to `out` as one POSIX shell word (what [`shell_quote`] returns).
+fn push_shell_quoted(out: &mut String, s: &str) {
     if !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b))
     {
-        return s.to_owned();
+        out.push_str(s);
+        return;
     }
-    format!("'{}'", s.replace('\'', "'\\''"))
+    out.push('\'');
+    push_single_quoted_inner(out, s);
+    out.push('\'');
+}
+
+/// Appends `s` as it reads inside single quotes: each `'` as `'\''`.
+fn push_single_quoted_inner(out: &mut String, s: &str) {
+    let mut parts = s.split('\'');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for part in parts {
+        out.push_str("'\\''");
+        out.push_str(part);
+    }
 }
 
 /// Standard base64 with padding (RFC 4648).

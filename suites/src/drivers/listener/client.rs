@@ -4,6 +4,7 @@
 //! `Content-Length`, invalid UTF-8, garbage) and reads the answer while it writes, so that a
 //! listener answering early (413, 431) is heard even when it stops reading.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use cdevents_reports::model::HttpMessage;
@@ -225,7 +226,13 @@ impl Client {
     }
 
     /// The URL and request target of a case: with `access_token` for [`Auth::Query`].
-    fn url_for(&self, auth: Auth) -> (String, String) {
+    fn url_for(&self, auth: Auth) -> (Cow<'_, str>, Cow<'_, str>) {
+        let plain = || {
+            (
+                Cow::Borrowed(self.target.url.as_str()),
+                Cow::Borrowed(self.target.path.as_str()),
+            )
+        };
         match (&self.token, auth) {
             (Some(t), Auth::Query) => match reqwest::Url::parse(&self.target.url) {
                 Ok(mut u) => {
@@ -234,24 +241,28 @@ impl Client {
                         Some(q) => format!("{}?{q}", u.path()),
                         None => u.path().to_owned(),
                     };
-                    (u.to_string(), path)
+                    (Cow::Owned(u.to_string()), Cow::Owned(path))
                 }
-                Err(_) => (self.target.url.clone(), self.target.path.clone()),
+                Err(_) => plain(),
             },
-            _ => (self.target.url.clone(), self.target.path.clone()),
+            _ => plain(),
         }
     }
 
     /// The request as sent for `auth`: with `Authorization: Bearer` unless the token goes in
     /// the query.
-    fn authorized(&self, req: &WireRequest, auth: Auth) -> WireRequest {
-        let mut r = req.clone();
-        if let (Some(b), false) = (self.bearer(), auth == Auth::Query) {
-            r.headers
-                .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
-            r.headers.push(("authorization".into(), b));
+    /// Borrowed as it is when there is no header to add: no copy of the body per request.
+    fn authorized<'r>(&self, req: &'r WireRequest, auth: Auth) -> Cow<'r, WireRequest> {
+        match (self.bearer(), auth == Auth::Query) {
+            (Some(b), false) => {
+                let mut r = req.clone();
+                r.headers
+                    .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+                r.headers.push(("authorization".into(), b));
+                Cow::Owned(r)
+            }
+            _ => Cow::Borrowed(req),
         }
-        r
     }
 
     /// The target.
@@ -285,8 +296,8 @@ impl Client {
                     &req.body,
                 ));
                 let shown_url = match &self.token {
-                    Some(t) => t.redact(&url),
-                    None => url.clone(),
+                    Some(t) => Cow::Owned(t.redact(&url)),
+                    None => Cow::Borrowed(&*url),
                 };
                 Exchange {
                     curl: request.to_curl(&shown_url),
@@ -336,7 +347,8 @@ impl Client {
             .iter()
             .map(|(n, v)| {
                 (
-                    n.to_string(),
+                    // `as_str`, not `to_string`: no formatting machinery per header.
+                    n.as_str().to_owned(),
                     String::from_utf8_lossy(v.as_bytes()).into_owned(),
                 )
             })
@@ -388,12 +400,12 @@ impl Client {
         };
         match h {
             Hostile::Exact(req) => {
-                let mut r = self.authorized(req, Auth::Default);
+                let mut r = self.authorized(req, Auth::Default).into_owned();
                 r.headers.push(("connection".into(), "close".into()));
                 (raw_request(&r, authority, path), None)
             }
             Hostile::TruncatedBody(req) => {
-                let mut r = self.authorized(req, Auth::Default);
+                let mut r = self.authorized(req, Auth::Default).into_owned();
                 let promised = r.body.len() + 4096;
                 r.headers
                     .push(("content-length".into(), promised.to_string()));

@@ -175,6 +175,8 @@ pub async fn run_observed(
     let (sequential, parallel): (Vec<Case>, Vec<Case>) =
         cases.into_iter().partition(Case::sequential);
 
+    // One copy of each for all the tasks, not one per case.
+    let shared = std::sync::Arc::new((client.clone(), cfg.clone()));
     let mut set = JoinSet::new();
     let mut pending = parallel.into_iter();
     loop {
@@ -184,8 +186,11 @@ pub async fn run_observed(
                 emit(not_run(cfg, &case, &budget_note));
                 continue;
             }
-            let (client, cfg) = (client.clone(), cfg.clone());
-            set.spawn(async move { exec(&client, &cfg, &case, observing).await });
+            let shared = shared.clone();
+            set.spawn(async move {
+                let (client, cfg) = &*shared;
+                exec(client, cfg, case, observing).await
+            });
         }
         match set.join_next().await {
             Some(Ok(done)) => {
@@ -208,11 +213,12 @@ pub async fn run_observed(
             emit(not_run(cfg, &case, &budget_note));
             continue;
         }
-        let done = exec(&client, cfg, &case, observing).await;
+        let id = case.id.clone();
+        let done = exec(&client, cfg, case, observing).await;
         log.extend(done.log);
         done.results.into_iter().for_each(&mut emit);
         if done.probe_silent {
-            dead = Some(case.id.clone());
+            dead = Some(id);
         }
     }
 
@@ -292,7 +298,7 @@ struct Done {
 }
 
 /// Runs one case: the request (twice for redelivery), its verdict, and its probe.
-async fn exec(client: &Client, cfg: &RunConfig, case: &Case, observing: bool) -> Done {
+async fn exec(client: &Client, cfg: &RunConfig, mut case: Case, observing: bool) -> Done {
     let t0 = Instant::now();
     let mut seen = if observing {
         Log::observing()
@@ -338,7 +344,7 @@ async fn exec(client: &Client, cfg: &RunConfig, case: &Case, observing: bool) ->
     let mut results = Vec::new();
     let mut probe_silent = false;
     if case.probe_after {
-        let (probe, silent) = liveness(client, cfg, case, &mut seen).await;
+        let (probe, silent) = liveness(client, cfg, &case, &mut seen).await;
         probe_silent = silent;
         if case.expect == Expect::Anything {
             // A hostile-only case: the probe is its verdict.
@@ -362,10 +368,11 @@ async fn exec(client: &Client, cfg: &RunConfig, case: &Case, observing: bool) ->
         case.spec,
         &case.what,
         j,
-        Some(&ex),
+        Some(ex),
     );
-    if let (Some(ev), Some(e)) = (&case.event, r.evidence.as_mut()) {
-        e.event = Some(ev.clone());
+    // The case is this task's own: its event moves into the evidence, uncopied.
+    if let (Some(ev), Some(e)) = (case.event.take(), r.evidence.as_mut()) {
+        e.event = Some(ev);
     }
     r.duration_ms = Some(t0.elapsed().as_millis() as u64);
     results.insert(0, r);
@@ -469,7 +476,7 @@ fn result(
     spec: SpecVersion,
     what: &str,
     j: Judgement,
-    ex: Option<&Exchange>,
+    ex: Option<Exchange>,
 ) -> CaseResult {
     let mut c = CaseResult::new(
         id,
@@ -484,9 +491,9 @@ fn result(
     c.actual = Some(j.actual);
     if let Some(ex) = ex {
         c.evidence = Some(Evidence {
-            request: Some(ex.request.clone()),
             response: ex.outcome.as_ref().ok().map(Response::to_message),
-            curl: ex.curl.clone(),
+            request: Some(ex.request),
+            curl: ex.curl,
             ..Evidence::default()
         });
     }
