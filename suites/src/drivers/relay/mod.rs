@@ -259,10 +259,17 @@ impl Harness {
             let cfg = self.cfg.clone();
             let started = self.started;
             tasks.push(tokio::spawn(async move {
-                for seq in 0..stream.len() {
-                    if stream.subject_of(seq) % workers != w {
-                        continue;
-                    }
+                // The next event is generated, digested and encoded while the current one is
+                // in flight (joined with its first send), not between two sends: that work
+                // was on every request's critical path.
+                let prepare = |seq: u64| {
+                    let p = stream.event(seq);
+                    let digest = Shape::digest_of(Some(&p.ce), &p.event);
+                    (seq, digest, encode(cfg.mode, &[(p.ce, p.event)]))
+                };
+                let mut mine = (0..stream.len()).filter(|s| stream.subject_of(*s) % workers == w);
+                let mut next = mine.next().map(prepare);
+                while let Some((seq, digest, req)) = next.take() {
                     if stop.load(AtomicOrdering::Relaxed) {
                         return;
                     }
@@ -276,45 +283,49 @@ impl Harness {
                         let slot = start + Duration::from_secs_f64(seq as f64 / rate);
                         tokio::time::sleep_until(slot.min(deadline)).await;
                     }
-                    let p = stream.event(seq);
-                    let digest = Shape::digest_of(Some(&p.ce), &p.event);
-                    let req = encode(cfg.mode, &[(p.ce, p.event)]);
                     let mut last = String::new();
                     let mut acked = false;
                     for attempt in 0..cfg.max_attempts.max(1) {
                         lock(&history).sending(seq, digest, micros(started));
                         lock_stats(&stats).requests += 1;
-                        let (retry, after) =
-                            match client.send_http(&req, &client.target().url).await {
-                                Ok(r) if (200..300).contains(&r.status) => {
-                                    lock(&history).acked(seq, micros(started));
-                                    connect_failures.store(0, AtomicOrdering::Relaxed);
-                                    acked = true;
-                                    break;
+                        let send = client.send_http(&req, &client.target().url);
+                        let sent = if attempt == 0 {
+                            let (sent, upcoming) =
+                                tokio::join!(send, async { mine.next().map(prepare) });
+                            next = upcoming;
+                            sent
+                        } else {
+                            send.await
+                        };
+                        let (retry, after) = match sent {
+                            Ok(r) if (200..300).contains(&r.status) => {
+                                lock(&history).acked(seq, micros(started));
+                                connect_failures.store(0, AtomicOrdering::Relaxed);
+                                acked = true;
+                                break;
+                            }
+                            Ok(r) => {
+                                last = format!("answered {}", r.status);
+                                let ra = r
+                                    .header("retry-after")
+                                    .and_then(|v| v.trim().parse::<u64>().ok())
+                                    .map(|s| Duration::from_secs(s.min(5)));
+                                (matches!(r.status, 408 | 429 | 500..=599), ra)
+                            }
+                            Err(e) => {
+                                if matches!(e, SendError::Connect(_))
+                                    && connect_failures.fetch_add(1, AtomicOrdering::Relaxed) + 1
+                                        >= 3 * workers
+                                    && lock(&history).acked == 0
+                                {
+                                    stop.store(true, AtomicOrdering::Relaxed);
+                                    lock_stats(&stats).stopped =
+                                        Some(format!("the intermediary is unreachable: {e}"));
                                 }
-                                Ok(r) => {
-                                    last = format!("answered {}", r.status);
-                                    let ra = r
-                                        .header("retry-after")
-                                        .and_then(|v| v.trim().parse::<u64>().ok())
-                                        .map(|s| Duration::from_secs(s.min(5)));
-                                    (matches!(r.status, 408 | 429 | 500..=599), ra)
-                                }
-                                Err(e) => {
-                                    if matches!(e, SendError::Connect(_))
-                                        && connect_failures.fetch_add(1, AtomicOrdering::Relaxed)
-                                            + 1
-                                            >= 3 * workers
-                                        && lock(&history).acked == 0
-                                    {
-                                        stop.store(true, AtomicOrdering::Relaxed);
-                                        lock_stats(&stats).stopped =
-                                            Some(format!("the intermediary is unreachable: {e}"));
-                                    }
-                                    last = e.to_string();
-                                    (!stop.load(AtomicOrdering::Relaxed), None)
-                                }
-                            };
+                                last = e.to_string();
+                                (!stop.load(AtomicOrdering::Relaxed), None)
+                            }
+                        };
                         if !retry || attempt + 1 >= cfg.max_attempts {
                             break;
                         }
