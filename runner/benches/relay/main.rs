@@ -196,6 +196,23 @@ fn main() {
     }
     let n = arg("--events", 20_000);
     let rounds = arg("--rounds", 3);
+    // `--stage raw|suite` runs one side only (for instruction counts: `perf stat -e
+    // instructions:u`, callgrind); the ratio needs both.
+    let stage = std::env::args()
+        .skip_while(|a| a != "--stage")
+        .nth(1)
+        .unwrap_or_default();
+    if !stage.is_empty() {
+        for r in 0..rounds {
+            if stage == "raw" {
+                println!("round {r}: raw client {:.0} events/s", rt.block_on(raw(n)));
+            } else {
+                let (b, sentence) = rt.block_on(suite(n));
+                println!("round {r}: relay suite {b:.0} events/s ({sentence})");
+            }
+        }
+        return;
+    }
     let mut raws = Vec::new();
     let mut suites = Vec::new();
     for r in 0..rounds {
