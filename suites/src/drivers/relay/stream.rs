@@ -433,11 +433,17 @@ mod tests {
             assert_eq!(a.event, b.event);
             let mut ce = a.ce.clone();
             ce.extensions.clear();
-            assert_eq!(
-                ce,
-                crate::wire::ce_attributes_for(&a.event),
-                "{seq}: the attributes are the event's"
-            );
+            // The data's type is the stream's choice per kind (REL-010, CE-HTTP-003), not the
+            // event's: everything else is read back from the event.
+            let want_type = match s.kind(seq) {
+                Kind::NoDataContentType => None,
+                Kind::Charset => Some(CHARSET_CONTENT_TYPE.to_owned()),
+                _ => Some("application/json".to_owned()),
+            };
+            assert_eq!(ce.datacontenttype, want_type, "{seq}: {:?}", s.kind(seq));
+            let mut want = crate::wire::ce_attributes_for(&a.event);
+            want.datacontenttype = want_type;
+            assert_eq!(ce, want, "{seq}: the attributes are the event's");
             let t = a.event["context"]["type"].as_str().unwrap();
             let verdict = registry
                 .validate(SpecVersion::DEFAULT, t, &a.event)
