@@ -270,7 +270,7 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
     // how many attempts it had: its retry still waits out its backoff, and no later delay is
     // shorter than the one the deferral made, so that the fault reorders (SND-014) and nothing
     // else, however long the other events took.
-    let mut queue: std::collections::VecDeque<(&[Planned], Option<(Instant, u32)>)> =
+    let mut queue: std::collections::VecDeque<(&[Planned], Deferred)> =
         planned.chunks(per_request).map(|c| (c, None)).collect();
     while let Some((chunk, deferred)) = queue.pop_front() {
         let mut events: Vec<Value> = chunk.iter().map(|p| p.event.clone()).collect();
@@ -412,6 +412,9 @@ pub async fn run_reference_sender(cfg: &SenderConfig) -> Result<SendOutcome, Sen
     }
     Ok(outcome)
 }
+
+/// When a chunk sent to the back of the queue failed, and how many attempts it had had.
+type Deferred = Option<(Instant, u32)>;
 
 fn id_of(e: &Value) -> String {
     e.pointer("/context/id")
