@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cdevents_suites::drivers::relay::{check, Claims, Harness, RelayConfig, Stream};
-use cdevents_suites::wire::{encode, Mode, WireRequest};
+use cdevents_suites::wire::{Mode, WireRequest};
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -108,10 +108,9 @@ async fn raw(n: u64) -> f64 {
     .unwrap();
     let reqs: Arc<Vec<WireRequest>> = Arc::new(
         (0..n)
-            .map(|s| {
-                let p = stream.event(s);
-                encode(Mode::Binary, &[(p.ce, p.event)])
-            })
+            // The same bytes the suite sends (no Content-Type for events without a
+            // datacontenttype: `Stream::request`).
+            .map(|s| Stream::request(stream.event(s), Mode::Binary))
             .collect(),
     );
     let client = reqwest::Client::new();
