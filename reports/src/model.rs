@@ -609,6 +609,50 @@ impl HttpMessage {
         }
     }
 
+    /// [`capped`](Self::capped) of owned parts: the same message, with the start line,
+    /// header strings and body moved in rather than copied wherever they are within the caps
+    /// and (for the body) valid UTF-8. The listener driver builds one per case, passed or not.
+    pub fn from_parts(start_line: String, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
+        let owned = |s: String| {
+            if s.len() <= HEADER_CAP {
+                s
+            } else {
+                lossy_capped(s.as_bytes())
+            }
+        };
+        let mut headers = headers;
+        headers.truncate(MAX_HEADERS);
+        let headers = headers
+            .into_iter()
+            .map(|(n, v)| (owned(n), owned(v)))
+            .collect();
+        let start_line = owned(start_line);
+        let body = if body.len() <= BODY_CAP {
+            match String::from_utf8(body) {
+                Ok(text) => {
+                    return HttpMessage {
+                        start_line,
+                        headers,
+                        body_len: text.len(),
+                        body: text,
+                        body_truncated: false,
+                        body_base64: None,
+                    }
+                }
+                Err(e) => e.into_bytes(),
+            }
+        } else {
+            body
+        };
+        // Cut or not UTF-8: the body as `capped` keeps it.
+        let m = HttpMessage::capped("", std::iter::empty::<(&str, &str)>(), &body);
+        HttpMessage {
+            start_line,
+            headers,
+            ..m
+        }
+    }
+
     /// The value of the first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -1302,6 +1346,42 @@ mod tests {
         let m = HttpMessage::capped("GET / HTTP/1.1", headers, b"");
         assert_eq!(m.headers.len(), MAX_HEADERS);
         assert_eq!(m.headers[0].1.len(), HEADER_CAP);
+    }
+
+    #[test]
+    fn from_parts_is_capped_of_the_same_parts() {
+        let long_utf8 = format!("{}é", "v".repeat(HEADER_CAP - 1)); // 'é' cut by the cap
+        let mut over = vec![b'a'; BODY_CAP - 1];
+        over.extend("é and more".as_bytes());
+        let bodies: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"{\"x\":1}".to_vec(),
+            b"a\xffb".to_vec(),
+            vec![b'z'; BODY_CAP],
+            vec![b'z'; BODY_CAP + 1],
+            over,
+            [vec![b'a'; BODY_CAP + 3], b"\xff".to_vec()].concat(),
+        ];
+        let header_sets: Vec<Vec<(String, String)>> = vec![
+            vec![],
+            vec![("content-type".into(), "application/json".into())],
+            vec![
+                ("x-long".into(), long_utf8.clone()),
+                (long_utf8, "v".into()),
+            ],
+            (0..MAX_HEADERS + 3)
+                .map(|i| (format!("h{i}"), i.to_string()))
+                .collect(),
+        ];
+        for body in &bodies {
+            for headers in &header_sets {
+                for start in ["POST /events HTTP/1.1".to_owned(), "é".repeat(HEADER_CAP)] {
+                    let want = HttpMessage::capped(&start, headers.clone(), body);
+                    let got = HttpMessage::from_parts(start, headers.clone(), body.clone());
+                    assert_eq!(got, want, "body of {} bytes", body.len());
+                }
+            }
+        }
     }
 
     #[test]

@@ -48,6 +48,11 @@ impl Response {
             &self.body,
         )
     }
+
+    /// [`to_message`](Self::to_message), moving the headers and body in instead of copying.
+    pub fn into_message(self) -> HttpMessage {
+        HttpMessage::from_parts(format!("HTTP/1.1 {}", self.status), self.headers, self.body)
+    }
 }
 
 /// Why no answer came.
@@ -327,20 +332,78 @@ impl Client {
         }
     }
 
+    /// Sends a well-formed request it is given, the token (if any) in the `Authorization`
+    /// header, and gives the request back with the answer: the body is shared with reqwest,
+    /// not copied, and [`exchange_of`](Self::exchange_of) then moves it into the evidence.
+    pub async fn send_owned(&self, req: WireRequest) -> (WireRequest, Result<Response, SendError>) {
+        if let Cow::Owned(r) = self.authorized(&req, Auth::Default) {
+            let outcome = self.send_http(&r, &self.target.url).await;
+            return (req, outcome);
+        }
+        let WireRequest {
+            method,
+            headers,
+            body,
+        } = req;
+        let body = bytes::Bytes::from(body);
+        let outcome = self
+            .send_body(&method, &headers, body.clone(), &self.target.url)
+            .await;
+        // reqwest has let go of its handle once the request is written: no copy then.
+        let body = Vec::from(body);
+        (
+            WireRequest {
+                method,
+                headers,
+                body,
+            },
+            outcome,
+        )
+    }
+
+    /// The exchange [`send_as`](Self::send_as) with [`Auth::Default`] reports for `req` and
+    /// `outcome`, built by moving `req` in (no copy of its headers or body without a token).
+    pub fn exchange_of(&self, req: WireRequest, outcome: Result<Response, SendError>) -> Exchange {
+        let request = match &self.token {
+            None => HttpMessage::from_parts(
+                format!("{} {} HTTP/1.1", req.method, self.target.path),
+                req.headers,
+                req.body,
+            ),
+            Some(_) => self.redacted(self.message_of(&self.authorized(&req, Auth::Default))),
+        };
+        let curl = match &self.token {
+            None => request.to_curl(&self.target.url),
+            Some(t) => request.to_curl(&t.redact(&self.target.url)),
+        };
+        Exchange {
+            request,
+            curl,
+            outcome,
+        }
+    }
+
     /// Sends one well-formed request with reqwest to `url` (the relay suite's sender uses it
     /// directly: no evidence is built per request).
     pub async fn send_http(&self, req: &WireRequest, url: &str) -> Result<Response, SendError> {
-        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+        self.send_body(&req.method, &req.headers, req.body.clone().into(), url)
+            .await
+    }
+
+    async fn send_body(
+        &self,
+        method: &str,
+        headers: &[(String, String)],
+        body: bytes::Bytes,
+        url: &str,
+    ) -> Result<Response, SendError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| SendError::Other(format!("bad method: {e}")))?;
         let mut b = self.http.request(method, url);
-        for (n, v) in &req.headers {
+        for (n, v) in headers {
             b = b.header(n.as_str(), v.as_str());
         }
-        let mut res = b
-            .body(req.body.clone())
-            .send()
-            .await
-            .map_err(|e| self.error(e))?;
+        let mut res = b.body(body).send().await.map_err(|e| self.error(e))?;
         let status = res.status().as_u16();
         let headers = res
             .headers()

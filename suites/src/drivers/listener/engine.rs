@@ -13,9 +13,10 @@ use tokio::time::Instant;
 
 use super::client::{Client, Exchange, Response, Secret, SendError, Target};
 use super::corpus::{probe_request, Auth, Case, Expect, Payload};
-use super::judge::{every_answer, judge, Judgement, Seen};
+use super::judge::{judge, Judgement, Seen, Tally};
 use super::observe::{Observer, Sent, Verdict};
 use crate::requirements::Catalogue;
+use crate::wire::WireRequest;
 
 /// How a run goes.
 #[derive(Debug, Clone)]
@@ -84,7 +85,7 @@ async fn preflight_logged(client: &Client, cfg: &RunConfig, log: &mut Log) -> Re
     let payload = Payload::Http(req);
     match client.send(&payload).await.outcome {
         Ok(r) => {
-            log.sent(&payload, "preflight", &r);
+            log.sent(payload.request(), "preflight", &r);
             Ok(())
         }
         Err(SendError::Timeout(t)) => Err(unreachable(format!(
@@ -113,10 +114,47 @@ pub async fn run(
     run_observed(cfg, cases, None, emit).await
 }
 
+/// A rule every answer of the run keeps: requirement, what, which answers it concerns, which
+/// break it, and the rule in words.
+type RunWide = (
+    &'static str,
+    &'static str,
+    fn(&Seen<'_>) -> bool,
+    fn(&Seen<'_>) -> bool,
+    &'static str,
+);
+
+/// No redirect (WH-004), a Content-Type on 200/201 bodies (WH-007), a Retry-After on 429
+/// (WH-009).
+const RUN_WIDE: [RunWide; 3] = [
+    (
+        "WH-004",
+        "no 3xx redirect",
+        |_| true,
+        |s| (300..400).contains(&s.status),
+        "no 3xx redirect",
+    ),
+    (
+        "WH-007",
+        "a Content-Type on every 200 or 201 with a body",
+        |s| matches!(s.status, 200 | 201) && s.has_body,
+        |s| !s.has_content_type,
+        "a 200 or 201 with a body carries a Content-Type",
+    ),
+    (
+        "WH-009",
+        "a Retry-After on every 429",
+        |s| s.status == 429,
+        |s| !s.has_retry_after,
+        "a 429 carries Retry-After",
+    ),
+];
+
 /// What the run sent and heard, for the run-wide checks.
 #[derive(Debug, Default)]
 struct Log {
-    seen: Vec<Seen>,
+    /// The [`RUN_WIDE`] rules' tallies of the answers.
+    answers: [Tally; 3],
     /// Every request with a CloudEvent and its status, kept only under observation.
     sent: Option<Vec<Sent>>,
 }
@@ -124,13 +162,21 @@ struct Log {
 impl Log {
     fn observing() -> Self {
         Log {
-            seen: Vec::new(),
             sent: Some(Vec::new()),
+            ..Log::default()
         }
     }
 
-    fn sent(&mut self, payload: &Payload, case: &str, r: &Response) {
-        if let (Some(sent), Some(req)) = (self.sent.as_mut(), payload.request()) {
+    /// Notes an answer for the run-wide rules.
+    fn answer(&mut self, case: &str, r: &Response) {
+        let s = Seen::of(case, r);
+        for (t, (_, _, concerned, breaks, _)) in self.answers.iter_mut().zip(&RUN_WIDE) {
+            t.note(&s, concerned, breaks);
+        }
+    }
+
+    fn sent(&mut self, req: Option<&WireRequest>, case: &str, r: &Response) {
+        if let (Some(sent), Some(req)) = (self.sent.as_mut(), req) {
             sent.push(Sent {
                 case: case.to_owned(),
                 request: req.clone(),
@@ -140,7 +186,9 @@ impl Log {
     }
 
     fn extend(&mut self, other: Log) {
-        self.seen.extend(other.seen);
+        for (t, later) in self.answers.iter_mut().zip(other.answers) {
+            t.extend(later);
+        }
         if let (Some(a), Some(b)) = (self.sent.as_mut(), other.sent) {
             a.extend(b);
         }
@@ -193,9 +241,9 @@ pub async fn run_observed(
             });
         }
         match set.join_next().await {
-            Some(Ok(done)) => {
-                log.extend(done.log);
-                done.results.into_iter().for_each(&mut emit);
+            Some(Ok(mut done)) => {
+                log.extend(std::mem::take(&mut done.log));
+                done.emit(&mut emit);
             }
             Some(Err(e)) => return Err(RunError::BadTarget(format!("a case task failed: {e}"))),
             None => break,
@@ -214,15 +262,16 @@ pub async fn run_observed(
             continue;
         }
         let id = case.id.clone();
-        let done = exec(&client, cfg, case, observing).await;
-        log.extend(done.log);
-        done.results.into_iter().for_each(&mut emit);
-        if done.probe_silent {
+        let mut done = exec(&client, cfg, case, observing).await;
+        log.extend(std::mem::take(&mut done.log));
+        let silent = done.probe_silent;
+        done.emit(&mut emit);
+        if silent {
             dead = Some(id);
         }
     }
 
-    for r in run_wide(cfg, &log.seen) {
+    for r in run_wide(cfg, &log.answers) {
         emit(r);
     }
     if let (Some(obs), Some(sent)) = (observer, &log.sent) {
@@ -291,10 +340,22 @@ fn observed(cfg: &RunConfig, client: &Client, v: Verdict) -> CaseResult {
 
 /// What one case produced.
 struct Done {
-    results: Vec<CaseResult>,
+    result: CaseResult,
+    /// The verdict of the liveness probe after it (LIS-006), when it has its own.
+    probe: Option<CaseResult>,
     log: Log,
     /// The liveness probe after it got no answer, twice.
     probe_silent: bool,
+}
+
+impl Done {
+    /// Emits the case's result, then its probe's.
+    fn emit(self, emit: &mut impl FnMut(CaseResult)) {
+        emit(self.result);
+        if let Some(p) = self.probe {
+            emit(p);
+        }
+    }
 }
 
 /// Runs one case: the request (twice for redelivery), its verdict, and its probe.
@@ -314,7 +375,7 @@ async fn exec(client: &Client, cfg: &RunConfig, mut case: Case, observing: bool)
             actual: why.into(),
         };
         return Done {
-            results: vec![result(
+            result: result(
                 cfg,
                 &case.id,
                 case.requirement,
@@ -322,13 +383,29 @@ async fn exec(client: &Client, cfg: &RunConfig, mut case: Case, observing: bool)
                 &case.what,
                 j,
                 None,
-            )],
+            ),
+            probe: None,
             log: seen,
             probe_silent: false,
         };
     }
     let auth = case.auth;
-    let mut ex = send_retrying(client, &case.payload, auth, &case.id, &mut seen).await;
+    let owned = match &mut case.payload {
+        // Sent once: the request moves into the evidence, its body shared with the client.
+        Payload::Http(req) if !case.repeat && auth == Auth::Default => {
+            let none = WireRequest {
+                method: String::new(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            };
+            Some(std::mem::replace(req, none))
+        }
+        _ => None,
+    };
+    let mut ex = match owned {
+        Some(req) => send_owned_retrying(client, req, &case.id, &mut seen).await,
+        None => send_retrying(client, &case.payload, auth, &case.id, &mut seen).await,
+    };
     let mut j = judge(case.expect, &ex.outcome);
     if case.repeat && j.status == Status::Passed {
         ex = send_retrying(client, &case.payload, auth, &case.id, &mut seen).await;
@@ -341,7 +418,7 @@ async fn exec(client: &Client, cfg: &RunConfig, mut case: Case, observing: bool)
             j.actual
         );
     }
-    let mut results = Vec::new();
+    let mut probe_result = None;
     let mut probe_silent = false;
     if case.probe_after {
         let (probe, silent) = liveness(client, cfg, &case, &mut seen).await;
@@ -358,7 +435,7 @@ async fn exec(client: &Client, cfg: &RunConfig, mut case: Case, observing: bool)
             let id = format!("LIS-006/after/{}", case.id);
             let mut p = result(cfg, &id, "LIS-006", case.spec, &case.what, probe, None);
             p.duration_ms = Some(t0.elapsed().as_millis() as u64);
-            results.push(p);
+            probe_result = Some(p);
         }
     }
     let mut r = result(
@@ -375,9 +452,9 @@ async fn exec(client: &Client, cfg: &RunConfig, mut case: Case, observing: bool)
         e.event = Some(ev);
     }
     r.duration_ms = Some(t0.elapsed().as_millis() as u64);
-    results.insert(0, r);
     Done {
-        results,
+        result: r,
+        probe: probe_result,
         log: seen,
         probe_silent,
     }
@@ -434,15 +511,7 @@ async fn send_retrying(
     let mut attempt = 0;
     loop {
         let ex = client.send_as(payload, auth).await;
-        let wait = match &ex.outcome {
-            Ok(r) => {
-                log.seen.push(Seen::of(case, r));
-                log.sent(payload, case, r);
-                (r.status == 429 && attempt < 3).then(|| retry_after(r))
-            }
-            Err(_) => None,
-        };
-        match wait {
+        match noted(log, payload.request(), case, &ex.outcome, attempt) {
             Some(d) => {
                 attempt += 1;
                 tokio::time::sleep(d).await;
@@ -450,6 +519,42 @@ async fn send_retrying(
             None => return ex,
         }
     }
+}
+
+/// [`send_retrying`] of a well-formed request with the default auth, which it owns: the
+/// same exchange, its evidence built by moving the request in.
+async fn send_owned_retrying(
+    client: &Client,
+    mut req: WireRequest,
+    case: &str,
+    log: &mut Log,
+) -> Exchange {
+    let mut attempt = 0;
+    loop {
+        let (back, outcome) = client.send_owned(req).await;
+        req = back;
+        match noted(log, Some(&req), case, &outcome, attempt) {
+            Some(d) => {
+                attempt += 1;
+                tokio::time::sleep(d).await;
+            }
+            None => return client.exchange_of(req, outcome),
+        }
+    }
+}
+
+/// Notes an answer in the log; how long to wait before trying again after a 429.
+fn noted(
+    log: &mut Log,
+    req: Option<&WireRequest>,
+    case: &str,
+    outcome: &Result<Response, SendError>,
+    attempt: u32,
+) -> Option<Duration> {
+    let r = outcome.as_ref().ok()?;
+    log.answer(case, r);
+    log.sent(req, case, r);
+    (r.status == 429 && attempt < 3).then(|| retry_after(r))
 }
 
 fn retry_after(r: &Response) -> Duration {
@@ -491,7 +596,7 @@ fn result(
     c.actual = Some(j.actual);
     if let Some(ex) = ex {
         c.evidence = Some(Evidence {
-            response: ex.outcome.as_ref().ok().map(Response::to_message),
+            response: ex.outcome.ok().map(Response::into_message),
             request: Some(ex.request),
             curl: ex.curl,
             ..Evidence::default()
@@ -524,44 +629,13 @@ fn not_run(cfg: &RunConfig, case: &Case, why: &str) -> CaseResult {
     )
 }
 
-/// The rules every answer of the run keeps: no redirect (WH-004), a Content-Type on 200/201
-/// bodies (WH-007), a Retry-After on 429 (WH-009).
-fn run_wide(cfg: &RunConfig, seen: &[Seen]) -> Vec<CaseResult> {
-    let rules: [(&str, &str, Option<Judgement>); 3] = [
-        (
-            "WH-004",
-            "no 3xx redirect",
-            every_answer(
-                seen,
-                |_| true,
-                |s| (300..400).contains(&s.status),
-                "no 3xx redirect",
-            ),
-        ),
-        (
-            "WH-007",
-            "a Content-Type on every 200 or 201 with a body",
-            every_answer(
-                seen,
-                |s| matches!(s.status, 200 | 201) && s.has_body,
-                |s| !s.has_content_type,
-                "a 200 or 201 with a body carries a Content-Type",
-            ),
-        ),
-        (
-            "WH-009",
-            "a Retry-After on every 429",
-            every_answer(
-                seen,
-                |s| s.status == 429,
-                |s| !s.has_retry_after,
-                "a 429 carries Retry-After",
-            ),
-        ),
-    ];
-    rules
-        .into_iter()
-        .map(|(req, what, j)| {
+/// The verdicts of the [`RUN_WIDE`] rules over every answer of the run.
+fn run_wide(cfg: &RunConfig, answers: &[Tally; 3]) -> Vec<CaseResult> {
+    answers
+        .iter()
+        .zip(&RUN_WIDE)
+        .map(|(t, &(req, what, _, _, rule))| {
+            let j = t.judgement(rule);
             let id = format!("{req}/every-answer");
             let j = j.unwrap_or_else(|| Judgement {
                 status: Status::Skipped,

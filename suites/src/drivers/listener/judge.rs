@@ -175,10 +175,10 @@ fn handshake(rule: Handshake, r: &Response) -> (Status, String) {
 }
 
 /// One answer, as the run-wide checks need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seen {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen<'a> {
     /// The case that got it.
-    pub case: String,
+    pub case: &'a str,
     /// Its status.
     pub status: u16,
     /// Whether it had a body.
@@ -189,11 +189,11 @@ pub struct Seen {
     pub has_retry_after: bool,
 }
 
-impl Seen {
+impl<'a> Seen<'a> {
     /// Notes an answer of `case`.
-    pub fn of(case: &str, r: &Response) -> Seen {
+    pub fn of(case: &'a str, r: &Response) -> Seen<'a> {
         Seen {
-            case: case.to_owned(),
+            case,
             status: r.status,
             has_body: !r.body.is_empty(),
             has_content_type: r.header("content-type").is_some(),
@@ -202,42 +202,81 @@ impl Seen {
     }
 }
 
+/// What one run-wide rule has seen so far: how many answers concerned it, how many broke it,
+/// and the first that did, in the order the answers were noted. All a verdict needs, so the
+/// run keeps no list of its answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    concerned: usize,
+    bad: usize,
+    /// The case and status of the first answer that broke the rule.
+    first: Option<(String, u16)>,
+}
+
+impl Tally {
+    /// Counts one answer.
+    pub fn note(
+        &mut self,
+        s: &Seen<'_>,
+        concerned: impl Fn(&Seen<'_>) -> bool,
+        breaks: impl Fn(&Seen<'_>) -> bool,
+    ) {
+        if !concerned(s) {
+            return;
+        }
+        self.concerned += 1;
+        if breaks(s) {
+            self.bad += 1;
+            if self.first.is_none() {
+                self.first = Some((s.case.to_owned(), s.status));
+            }
+        }
+    }
+
+    /// Adds the answers of `later`, noted after these.
+    pub fn extend(&mut self, later: Tally) {
+        self.concerned += later.concerned;
+        self.bad += later.bad;
+        if self.first.is_none() {
+            self.first = later.first;
+        }
+    }
+
+    /// The verdict of the rule; `None` when no answer was concerned.
+    pub fn judgement(&self, rule: &str) -> Option<Judgement> {
+        if self.concerned == 0 {
+            return None;
+        }
+        let expected = format!("every answer: {rule}");
+        Some(match &self.first {
+            None => Judgement {
+                status: Status::Passed,
+                message: format!("{} answers checked", self.concerned),
+                expected,
+                actual: format!("all {} answers keep the rule", self.concerned),
+            },
+            Some((case, status)) => Judgement {
+                status: Status::Failed,
+                message: format!("{} of {} answers break the rule", self.bad, self.concerned),
+                expected,
+                actual: format!("HTTP {status} to {case} (and {} more)", self.bad - 1),
+            },
+        })
+    }
+}
+
 /// A rule every answer of the run must keep; `None` when no answer was concerned.
 pub fn every_answer(
-    seen: &[Seen],
-    concerned: impl Fn(&Seen) -> bool,
-    breaks: impl Fn(&Seen) -> bool,
+    seen: &[Seen<'_>],
+    concerned: impl Fn(&Seen<'_>) -> bool,
+    breaks: impl Fn(&Seen<'_>) -> bool,
     rule: &str,
 ) -> Option<Judgement> {
-    let concerned: Vec<&Seen> = seen.iter().filter(|s| concerned(s)).collect();
-    if concerned.is_empty() {
-        return None;
+    let mut t = Tally::default();
+    for s in seen {
+        t.note(s, &concerned, &breaks);
     }
-    let bad: Vec<&&Seen> = concerned.iter().filter(|s| breaks(s)).collect();
-    let expected = format!("every answer: {rule}");
-    Some(match bad.first() {
-        None => Judgement {
-            status: Status::Passed,
-            message: format!("{} answers checked", concerned.len()),
-            expected,
-            actual: format!("all {} answers keep the rule", concerned.len()),
-        },
-        Some(first) => Judgement {
-            status: Status::Failed,
-            message: format!(
-                "{} of {} answers break the rule",
-                bad.len(),
-                concerned.len()
-            ),
-            expected,
-            actual: format!(
-                "HTTP {} to {} (and {} more)",
-                first.status,
-                first.case,
-                bad.len() - 1
-            ),
-        },
-    })
+    t.judgement(rule)
 }
 
 #[cfg(test)]
@@ -351,13 +390,13 @@ mod tests {
     #[test]
     fn run_wide_rules() {
         let seen = |status, retry| Seen {
-            case: "c".into(),
+            case: "c",
             status,
             has_body: false,
             has_content_type: false,
             has_retry_after: retry,
         };
-        let rule = |s: &[Seen]| {
+        let rule = |s: &[Seen<'_>]| {
             every_answer(
                 s,
                 |x| x.status == 429,
