@@ -235,9 +235,11 @@ pub async fn run_observed(
                 continue;
             }
             let shared = shared.clone();
+            // The case's future (some kilobytes: reqwest's, the raw client's and the probe's
+            // states) goes to the heap once; spawned inline, tokio moved it several times.
             set.spawn(async move {
                 let (client, cfg) = &*shared;
-                exec(client, cfg, case, observing).await
+                Box::pin(exec(client, cfg, case, observing)).await
             });
         }
         match set.join_next().await {
