@@ -6,9 +6,11 @@
 //! readable by older tools. A change that removes or reinterprets a field bumps
 //! [`FORMAT_VERSION`].
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -526,7 +528,10 @@ impl CaseResult {
 }
 
 /// What was sent and seen in a case, kept so a failure can be understood without rerunning.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+///
+/// Serialized as its fields, with [`curl`](Self::curl) rendered in place of
+/// [`curl_to`](Self::curl_to).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 pub struct Evidence {
     /// The HTTP request (sent by the kit, or received from a sender).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -540,9 +545,61 @@ pub struct Evidence {
     /// A unified diff between what was sent and what arrived (relay), or expected and actual.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
-    /// A curl command that sends the request again.
+    /// A curl command that sends the request again. Read it with [`curl`](Self::curl),
+    /// which also renders a command left to [`curl_to`](Self::curl_to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curl: Option<String>,
+    /// The URL a curl command of `request` goes to, when the command is rendered only when
+    /// read or written ([`Evidence::curl`]) rather than for every case, passed or not. Not a
+    /// field of the results file: `curl` is written in its place.
+    #[serde(skip)]
+    pub curl_to: Option<Arc<str>>,
+}
+
+impl Evidence {
+    /// The curl command that sends the request again: `curl`, or the command of `request` to
+    /// `curl_to` rendered now.
+    pub fn curl(&self) -> Option<Cow<'_, str>> {
+        match (&self.curl, &self.curl_to, &self.request) {
+            (Some(c), _, _) => Some(Cow::Borrowed(c.as_str())),
+            (None, Some(url), Some(req)) => req.to_curl(url).map(Cow::Owned),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for Evidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let curl = self.curl();
+        let len = [
+            self.request.is_some(),
+            self.response.is_some(),
+            self.event.is_some(),
+            self.diff.is_some(),
+            curl.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        let mut st = s.serialize_struct("Evidence", len)?;
+        fn field<T: Serialize, M: SerializeStruct>(
+            st: &mut M,
+            name: &'static str,
+            v: &Option<T>,
+        ) -> Result<(), M::Error> {
+            match v {
+                Some(v) => st.serialize_field(name, v),
+                None => st.skip_field(name),
+            }
+        }
+        field(&mut st, "request", &self.request)?;
+        field(&mut st, "response", &self.response)?;
+        field(&mut st, "event", &self.event)?;
+        field(&mut st, "diff", &self.diff)?;
+        field(&mut st, "curl", &curl)?;
+        st.end()
+    }
 }
 
 /// One HTTP request or response, capped in size.
@@ -1382,6 +1439,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_curl_left_to_curl_to_is_written_as_if_rendered() {
+        let req = HttpMessage::capped(
+            "POST /events HTTP/1.1",
+            [("content-type", "application/json"), ("ce-id", "it's")],
+            b"{\"a\":1}",
+        );
+        let url = "http://127.0.0.1:8080/events";
+        let eager = Evidence {
+            curl: req.to_curl(url),
+            request: Some(req.clone()),
+            ..Evidence::default()
+        };
+        let lazy = Evidence {
+            request: Some(req),
+            curl_to: Some(url.into()),
+            ..Evidence::default()
+        };
+        assert!(eager.curl.is_some() && lazy.curl.is_none());
+        assert_eq!(lazy.curl(), eager.curl());
+        let json = serde_json::to_string(&lazy).unwrap();
+        assert_eq!(json, serde_json::to_string(&eager).unwrap());
+        let back: Evidence = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, eager);
+        // No request, or a response: nothing to render.
+        let none = Evidence {
+            curl_to: Some(url.into()),
+            ..Evidence::default()
+        };
+        assert_eq!(
+            (none.curl(), serde_json::to_string(&none).unwrap().as_str()),
+            (None, "{}")
+        );
     }
 
     #[test]

@@ -76,7 +76,7 @@ async fn always_500_fails_acceptance_and_refusal() {
         .response
         .as_ref()
         .is_some_and(|m| m.start_line.contains("500")));
-    assert!(ev.curl.as_ref().is_some_and(|c| c.starts_with("curl ")));
+    assert!(ev.curl().is_some_and(|c| c.starts_with("curl ")));
 }
 
 #[tokio::test]
@@ -166,4 +166,55 @@ async fn duplicates_refused_fail_redelivery() {
     // The preflight takes the first 202, the first delivery the second, the redelivery 409.
     let r = run_on(&server, &["LIS-007/binary"]).await;
     assert_eq!(status(&r, "LIS-007/binary"), Status::Failed);
+}
+
+/// The evidence the driver builds by moving a sent request in (`send_owned`, `exchange_of`) is
+/// the evidence `send_as` builds by copying: same request, same curl command, with and without
+/// a token (which both redact).
+#[tokio::test]
+async fn evidence_moved_in_is_the_evidence_copied() {
+    use cdevents_suites::drivers::listener::{Auth, Client, Payload, Secret, Target};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202).insert_header("x-kit", "ok"))
+        .mount(&server)
+        .await;
+    let corpus = cases(&Options::default());
+    let req = corpus
+        .iter()
+        .find_map(|c| match &c.payload {
+            Payload::Http(r) if c.id.starts_with("LIS-001/structured/") => Some(r.clone()),
+            _ => None,
+        })
+        .expect("a structured case");
+    let target = Target::parse(&format!("{}/events?x=1", server.uri())).unwrap();
+    for token in [None, Secret::new("s3cret-t0ken")] {
+        let client = Client::new(target.clone(), Duration::from_secs(2))
+            .unwrap()
+            .with_token(token.clone());
+        let copied = client
+            .send_as(&Payload::Http(req.clone()), Auth::Default)
+            .await;
+        let (back, outcome) = client.send_owned(req.clone()).await;
+        assert_eq!(back, req, "the request comes back whole");
+        let moved = client.exchange_of(back, outcome);
+        assert_eq!(moved.request, copied.request, "token {token:?}");
+        let curl = |ex: &cdevents_suites::drivers::listener::Exchange| {
+            cdevents_reports::model::Evidence {
+                request: Some(ex.request.clone()),
+                curl: ex.curl.clone(),
+                curl_to: ex.curl_to.clone(),
+                ..Default::default()
+            }
+            .curl()
+            .map(|c| c.into_owned())
+        };
+        let c = curl(&moved).expect("a curl command");
+        assert_eq!(Some(&c), curl(&copied).as_ref());
+        assert!(!c.contains("s3cret"), "{c}");
+        let status = |ex: &cdevents_suites::drivers::listener::Exchange| {
+            ex.outcome.as_ref().map(|r| r.status).ok()
+        };
+        assert_eq!((status(&moved), status(&copied)), (Some(202), Some(202)));
+    }
 }

@@ -393,11 +393,11 @@ fn case_details(run: &Run, i: usize, c: &CaseResult, o: &mut String) {
         if let Some(d) = &ev.diff {
             diff(o, d);
         }
-        if let Some(curl) = &ev.curl {
+        if let Some(curl) = ev.curl() {
             let _ = write!(
                 o,
                 "<h4>curl</h4><pre>{}</pre><button class=\"copy\" type=\"button\">Copy</button>",
-                block(curl)
+                block(&curl)
             );
         }
     }

@@ -251,9 +251,9 @@ fn details(run: &Run, c: &crate::model::CaseResult, opts: &MarkdownOptions) -> S
             d.push_str("**Diff**\n\n");
             d.push_str(&block(diff));
         }
-        if let Some(curl) = &ev.curl {
+        if let Some(curl) = ev.curl() {
             d.push_str("**curl**\n\n");
-            d.push_str(&block(curl));
+            d.push_str(&block(&curl));
         }
     }
     d.push_str("</details>\n\n");

@@ -149,8 +149,8 @@ pub(crate) fn evidence_text(run: &Run, c: &CaseResult, caps: Caps) -> String {
         if let Some(d) = &ev.diff {
             let _ = writeln!(s, "diff:\n{}", indent(&cap(d, caps.body)));
         }
-        if let Some(curl) = &ev.curl {
-            let _ = writeln!(s, "curl: {}", cap(curl, caps.body));
+        if let Some(curl) = ev.curl() {
+            let _ = writeln!(s, "curl: {}", cap(&curl, caps.body));
         }
     }
     if let Some(r) = &c.reproduce {

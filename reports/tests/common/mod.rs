@@ -153,6 +153,7 @@ pub fn representative_run() -> Run {
         event: None,
         diff: None,
         curl,
+        curl_to: None,
     });
     c.reproduce = Some(reproduce(port, "LIS-003/binary/pipelinerun.finished"));
     c.duration_ms = Some(48);
@@ -436,6 +437,7 @@ pub fn hostile_run() -> Run {
                 )),
                 event: Some(json!({ x.clone(): [x.clone(), {"k": x.clone()}] })),
                 diff: Some(format!("+{x}\n-{x}\n@@{x}")),
+                curl_to: None,
             });
             cases.push(c);
         }

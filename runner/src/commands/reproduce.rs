@@ -269,7 +269,7 @@ fn print_case(case: &CaseResult, line: &str, target: Option<&str>) {
     // With --target, the curl command goes there too; else the recorded one is kept as is.
     let curl = match (target, ev.and_then(|e| e.request.as_ref())) {
         (Some(t), Some(req)) => req.to_curl(t),
-        _ => ev.and_then(|e| e.curl.clone()),
+        _ => ev.and_then(|e| e.curl().map(|c| c.into_owned())),
     };
     if let Some(c) = curl {
         anstream::println!("{BOLD}curl:{BOLD:#}\n  {}", sanitize(&c));

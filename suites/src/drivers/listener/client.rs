@@ -5,6 +5,7 @@
 //! listener answering early (413, 431) is heard even when it stops reading.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cdevents_reports::model::HttpMessage;
@@ -79,6 +80,9 @@ pub struct Exchange {
     pub request: HttpMessage,
     /// A curl command that sends it again, when curl can.
     pub curl: Option<String>,
+    /// Or the URL of that command, rendered from `request` only when a report reads it
+    /// ([`Evidence::curl_to`](cdevents_reports::model::Evidence::curl_to)).
+    pub curl_to: Option<Arc<str>>,
     /// The answer, or why there was none.
     pub outcome: Result<Response, SendError>,
 }
@@ -183,6 +187,8 @@ pub struct Client {
     target: Target,
     timeout: Duration,
     token: Option<Secret>,
+    /// The target URL as evidence shows it (the token redacted), shared by every case.
+    shown_url: Arc<str>,
 }
 
 impl Client {
@@ -196,6 +202,7 @@ impl Client {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Client {
             http,
+            shown_url: target.url.as_str().into(),
             target,
             timeout,
             token: None,
@@ -204,6 +211,10 @@ impl Client {
 
     /// The same client, sending `token` with every request (http-webhook 3).
     pub fn with_token(mut self, token: Option<Secret>) -> Client {
+        self.shown_url = match &token {
+            Some(t) => t.redact(&self.target.url).into(),
+            None => self.target.url.as_str().into(),
+        };
         self.token = token;
         self
     }
@@ -306,6 +317,7 @@ impl Client {
                 };
                 Exchange {
                     curl: request.to_curl(&shown_url),
+                    curl_to: None,
                     request,
                     outcome: self.send_http(&req, &url).await,
                 }
@@ -326,6 +338,7 @@ impl Client {
                 Exchange {
                     request,
                     curl: None,
+                    curl_to: None,
                     outcome,
                 }
             }
@@ -362,7 +375,8 @@ impl Client {
     }
 
     /// The exchange [`send_as`](Self::send_as) with [`Auth::Default`] reports for `req` and
-    /// `outcome`, built by moving `req` in (no copy of its headers or body without a token).
+    /// `outcome`, built by moving `req` in (no copy of its headers or body without a token);
+    /// its curl command is left to be rendered when a report reads it.
     pub fn exchange_of(&self, req: WireRequest, outcome: Result<Response, SendError>) -> Exchange {
         let request = match &self.token {
             None => HttpMessage::from_parts(
@@ -372,13 +386,10 @@ impl Client {
             ),
             Some(_) => self.redacted(self.message_of(&self.authorized(&req, Auth::Default))),
         };
-        let curl = match &self.token {
-            None => request.to_curl(&self.target.url),
-            Some(t) => request.to_curl(&t.redact(&self.target.url)),
-        };
         Exchange {
             request,
-            curl,
+            curl: None,
+            curl_to: Some(self.shown_url.clone()),
             outcome,
         }
     }

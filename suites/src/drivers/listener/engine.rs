@@ -601,6 +601,7 @@ fn result(
             response: ex.outcome.ok().map(Response::into_message),
             request: Some(ex.request),
             curl: ex.curl,
+            curl_to: ex.curl_to,
             ..Evidence::default()
         });
     }
