@@ -235,11 +235,11 @@ pub async fn run_observed(
                 continue;
             }
             let shared = shared.clone();
-            // The case's future (some kilobytes: reqwest's, the raw client's and the probe's
-            // states) goes to the heap once; spawned inline, tokio moved it several times.
+            // Spawned as it is: the rare paths' states are boxed inside `exec`, so the task
+            // (future and output) is one allocation, not a box of the case inside another.
             set.spawn(async move {
                 let (client, cfg) = &*shared;
-                Box::pin(exec(client, cfg, case, observing)).await
+                exec(client, cfg, case, observing).await
             });
         }
         match set.join_next().await {
@@ -344,7 +344,8 @@ fn observed(cfg: &RunConfig, client: &Client, v: Verdict) -> CaseResult {
 struct Done {
     result: CaseResult,
     /// The verdict of the liveness probe after it (LIS-006), when it has its own.
-    probe: Option<CaseResult>,
+    /// Boxed: only hostile input has one, and every task's output slot is this size.
+    probe: Option<Box<CaseResult>>,
     log: Log,
     /// The liveness probe after it got no answer, twice.
     probe_silent: bool,
@@ -355,7 +356,7 @@ impl Done {
     fn emit(self, emit: &mut impl FnMut(CaseResult)) {
         emit(self.result);
         if let Some(p) = self.probe {
-            emit(p);
+            emit(*p);
         }
     }
 }
@@ -406,11 +407,29 @@ async fn exec(client: &Client, cfg: &RunConfig, mut case: Case, observing: bool)
     };
     let mut ex = match owned {
         Some(req) => send_owned_retrying(client, req, &case.id, &mut seen).await,
-        None => send_retrying(client, &case.payload, auth, &case.id, &mut seen).await,
+        // Boxed, as the probe below: the states of these rarer paths stay out of every case's
+        // future (which tokio allocates and moves per case).
+        None => {
+            Box::pin(send_retrying(
+                client,
+                &case.payload,
+                auth,
+                &case.id,
+                &mut seen,
+            ))
+            .await
+        }
     };
     let mut j = judge(case.expect, &ex.outcome);
     if case.repeat && j.status == Status::Passed {
-        ex = send_retrying(client, &case.payload, auth, &case.id, &mut seen).await;
+        ex = Box::pin(send_retrying(
+            client,
+            &case.payload,
+            auth,
+            &case.id,
+            &mut seen,
+        ))
+        .await;
         j = judge(case.expect, &ex.outcome);
         j.message = format!("the second delivery: {}", j.message);
     } else if case.repeat {
@@ -423,7 +442,7 @@ async fn exec(client: &Client, cfg: &RunConfig, mut case: Case, observing: bool)
     let mut probe_result = None;
     let mut probe_silent = false;
     if case.probe_after {
-        let (probe, silent) = liveness(client, cfg, &case, &mut seen).await;
+        let (probe, silent) = Box::pin(liveness(client, cfg, &case, &mut seen)).await;
         probe_silent = silent;
         if case.expect == Expect::Anything {
             // A hostile-only case: the probe is its verdict.
@@ -437,7 +456,7 @@ async fn exec(client: &Client, cfg: &RunConfig, mut case: Case, observing: bool)
             let id = format!("LIS-006/after/{}", case.id);
             let mut p = result(cfg, &id, "LIS-006", case.spec, &case.what, probe, None);
             p.duration_ms = Some(t0.elapsed().as_millis() as u64);
-            probe_result = Some(p);
+            probe_result = Some(Box::new(p));
         }
     }
     let mut r = result(
