@@ -461,7 +461,7 @@ async fn exec(client: &Client, cfg: &RunConfig, mut case: Case, observing: bool)
     }
     let mut r = result(
         cfg,
-        &case.id,
+        std::mem::take(&mut case.id),
         case.requirement,
         case.spec,
         &case.what,
@@ -597,7 +597,7 @@ fn level_of(requirement: &str) -> Level {
 
 fn result(
     cfg: &RunConfig,
-    id: &str,
+    id: impl Into<String>,
     requirement: &str,
     spec: SpecVersion,
     what: &str,
@@ -628,7 +628,7 @@ fn result(
         c.reproduce = cfg
             .reproduce
             .as_ref()
-            .map(|p| format!("{p} --case {}", shell_quote(id)));
+            .map(|p| format!("{p} --case {}", shell_quote(&c.case)));
     }
     c
 }
