@@ -412,4 +412,39 @@ mod tests {
             Some(Status::Failed)
         );
     }
+
+    #[test]
+    fn tallies_add_up_and_keep_the_first_breaker() {
+        let seen = |case, status| Seen {
+            case,
+            status,
+            has_body: false,
+            has_content_type: false,
+            has_retry_after: false,
+        };
+        let note =
+            |t: &mut Tally, s: Seen<'_>| t.note(&s, |x| x.status >= 300, |x| x.status == 302);
+        let (mut a, mut b) = (Tally::default(), Tally::default());
+        note(&mut a, seen("a1", 202));
+        note(&mut a, seen("a2", 404));
+        note(&mut b, seen("b1", 302));
+        note(&mut b, seen("b2", 302));
+        let mut first = a.clone();
+        first.extend(b.clone());
+        let j = first.judgement("no redirect").unwrap();
+        assert_eq!(j.status, Status::Failed);
+        assert_eq!(j.message, "2 of 3 answers break the rule");
+        assert_eq!(j.actual, "HTTP 302 to b1 (and 1 more)");
+        // The earlier breaker stays first.
+        let mut c = Tally::default();
+        note(&mut c, seen("c1", 302));
+        c.extend(b);
+        assert!(c
+            .judgement("r")
+            .unwrap()
+            .actual
+            .contains("to c1 (and 2 more)"));
+        assert_eq!(Tally::default().judgement("r"), None);
+        assert_eq!(a.judgement("r").unwrap().status, Status::Passed);
+    }
 }
