@@ -73,6 +73,9 @@ fn first_predicate(kind: &str) -> Option<&'static str> {
         .and_then(|(_, p)| p.first().copied())
 }
 
+/// A lifecycle's key: source, subject type, subject id.
+type Life3<'a> = (&'a str, &'a str, &'a str);
+
 /// CDE-SUB-006 and CDE-SUB-007 over one run's events (arrival order).
 ///
 /// Observable, and judged:
@@ -87,15 +90,18 @@ fn first_predicate(kind: &str) -> Option<&'static str> {
 /// across runs, or a new id given to a subject whose earlier lifecycle already ended.
 pub(super) fn subject_ids(steps: &[Step]) -> [CaseResult; 2] {
     struct Life<'s, 'a> {
-        begun: bool,
         ended: bool,
         first: &'s Step<'a>,
         beginnings: Vec<&'s Step<'a>>,
         end: Option<&'s Step<'a>>,
     }
     let mut judged = 0;
-    let mut lives: HashMap<(&str, &str, &str), Life> = HashMap::new();
-    let mut order: Vec<(&str, &str, &str)> = Vec::new();
+    let mut lives: HashMap<Life3, Life> = HashMap::new();
+    // Per (source, type), the subjects whose first event in the run was their beginning, in
+    // that order: the latest one still open is the one a new id's lifecycle is blamed on. Ended
+    // ones are dropped from the top as they are met (an end is never undone), so each lookup is
+    // amortised O(1) instead of a scan of every earlier subject.
+    let mut began: HashMap<(&str, &str), Vec<Life3>> = HashMap::new();
     let mut kinds: HashMap<(&str, &str), &Step> = HashMap::new();
     let (mut p6, mut p7) = (Vec::new(), Vec::new());
     for s in steps {
@@ -124,11 +130,12 @@ pub(super) fn subject_ids(steps: &[Step]) -> [CaseResult; 2] {
         let beginning = s.predicate == first;
         match lives.get_mut(&key) {
             None => {
-                order.push(key);
+                if beginning {
+                    began.entry((key.0, key.1)).or_default().push(key);
+                }
                 lives.insert(
                     key,
                     Life {
-                        begun: beginning,
                         ended: rank == 2,
                         first: s,
                         beginnings: if beginning { vec![s] } else { Vec::new() },
@@ -137,12 +144,16 @@ pub(super) fn subject_ids(steps: &[Step]) -> [CaseResult; 2] {
                 );
                 if rank > first_rank && !beginning {
                     // Who began and was left open before it?
-                    let open = order.iter().rev().filter_map(|k| lives.get(k)).find(|l| {
-                        l.begun
-                            && !l.ended
-                            && l.first.source == s.source
-                            && l.first.kind == s.kind
-                            && l.first.subject != s.subject
+                    let open = began.get_mut(&(key.0, key.1)).and_then(|stack| {
+                        while let Some(top) = stack.last() {
+                            match lives.get(top) {
+                                Some(l) if !l.ended => return Some(l),
+                                _ => {
+                                    stack.pop();
+                                }
+                            }
+                        }
+                        None
                     });
                     if let Some(open) = open {
                         p6.push((
@@ -333,6 +344,53 @@ mod tests {
             judge(&[("artifact", "a", "published", 1)]),
             [Skipped, Skipped]
         );
+    }
+
+    /// The CDE-SUB-006 message for `(subject, predicate)` pipelinerun events from one source.
+    fn blame(events: &[(&str, &str)]) -> String {
+        let d = delivery();
+        let steps: Vec<Step> = events
+            .iter()
+            .enumerate()
+            .map(|(i, (subject, predicate))| Step {
+                source: "/s",
+                kind: "pipelinerun".into(),
+                subject,
+                predicate: predicate.to_string(),
+                timestamp: None,
+                name: format!("/s {i}"),
+                delivery: &d,
+            })
+            .collect();
+        let [sub6, _] = subject_ids(&steps);
+        sub6.message
+    }
+
+    #[test]
+    fn a_new_id_is_blamed_on_the_latest_open_lifecycle() {
+        // b is the latest begun and still open.
+        let m = blame(&[("a", "queued"), ("b", "queued"), ("c", "started")]);
+        assert!(m.contains("while pipelinerun \"b\" began"), "{m}");
+        // b ended, so a is the latest open one.
+        let m = blame(&[
+            ("a", "queued"),
+            ("b", "queued"),
+            ("b", "finished"),
+            ("c", "started"),
+        ]);
+        assert!(m.contains("while pipelinerun \"a\" began"), "{m}");
+        // Both ended: nothing to blame.
+        let m = blame(&[
+            ("a", "queued"),
+            ("b", "queued"),
+            ("a", "finished"),
+            ("b", "finished"),
+            ("c", "started"),
+        ]);
+        assert!(!m.contains("two subject ids"), "{m}");
+        // A subject whose first event was not its beginning is never blamed.
+        let m = blame(&[("a", "started"), ("c", "started")]);
+        assert!(!m.contains("two subject ids"), "{m}");
     }
 
     #[test]
