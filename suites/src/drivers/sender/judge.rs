@@ -24,7 +24,7 @@ use super::sink::{Delivery, ManifestEntry, Recording};
 use crate::checks::stream::{content_hash, SeenIds};
 use crate::checks::{ids, EventChecker};
 use crate::faults::{event_key, Fault, FaultKind, FaultPlan};
-use crate::input::ContentMode;
+use crate::input::{ContentMode, Envelope};
 use crate::requirements::Catalogue;
 
 /// The delivery guarantee a sender claims.
@@ -306,6 +306,63 @@ pub fn judge(
     out
 }
 
+/// From this many distinct contents on, the per-event checks run on several threads.
+const PARALLEL_CHECKS_FROM: usize = 256;
+
+/// Per event in arrival order (requests sorted, then events within each): its content hash,
+/// and whether it is the first arrival of that content for its (source, id). Those first
+/// arrivals are the ones the per-event checks judge; a faithful retry adds nothing.
+fn distinct_contents<'d>(deliveries: &[&'d Delivery]) -> (Vec<(u64, bool)>, Vec<&'d Envelope>) {
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    let mut contents = Vec::new();
+    let mut todo = Vec::new();
+    for d in deliveries {
+        for e in &d.events {
+            let content = content_hash(&e.envelope.cdevent);
+            let first = seen.insert((event_key(&e.source, &e.id), content));
+            if first {
+                todo.push(&e.envelope);
+            }
+            contents.push((content, first));
+        }
+    }
+    (contents, todo)
+}
+
+/// The per-event checks of `todo`, in its order, on up to `threads` threads.
+fn check_on(
+    todo: &[&Envelope],
+    registry: &Registry,
+    spec: Option<SpecVersion>,
+    threads: usize,
+) -> Vec<Vec<Finding>> {
+    let one = |part: &[&Envelope]| -> Vec<Vec<Finding>> {
+        let checker = EventChecker::new(registry).force_version(spec);
+        part.iter()
+            .map(|e| checker.check_envelope(e).findings)
+            .collect()
+    };
+    if threads <= 1 || todo.len() < 2 {
+        return one(todo);
+    }
+    let per = todo.len().div_ceil(threads);
+    std::thread::scope(|sc| {
+        let parts: Vec<_> = todo.chunks(per).map(|c| sc.spawn(move || one(c))).collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// The threads the per-event checks may use: the machine's, at most 8.
+fn check_threads(distinct: usize) -> usize {
+    if distinct < PARALLEL_CHECKS_FROM {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
 fn judge_all(
     rec: &Recording,
     claims: &Claims,
@@ -314,15 +371,55 @@ fn judge_all(
     registry: &Registry,
     spec: Option<SpecVersion>,
 ) -> Vec<CaseResult> {
-    let mut out = Vec::new();
     let mut deliveries: Vec<&Delivery> = rec.deliveries.iter().collect();
     deliveries.sort_by_key(|d| (d.received, d.index));
     if deliveries.is_empty() {
-        return out;
+        return Vec::new();
     }
+    // The per-event checks (schemas, the CloudEvents binding) are most of the judging's cost
+    // and independent of one another: they run beside the request-level rules, on every core
+    // when there are many, and are read back in arrival order so results do not depend on it.
+    let (contents, todo) = distinct_contents(&deliveries);
+    let threads = check_threads(todo.len());
+    std::thread::scope(|sc| {
+        let pending = if threads > 1 {
+            let todo = &todo;
+            PendingChecks::Running(sc.spawn(move || check_on(todo, registry, spec, threads)))
+        } else {
+            PendingChecks::Ready(check_on(&todo, registry, spec, 1))
+        };
+        judge_with(rec, claims, plan, manifest, &deliveries, &contents, pending)
+    })
+}
+
+/// The per-event checks' results, computed or still being computed.
+enum PendingChecks<'s> {
+    Ready(Vec<Vec<Finding>>),
+    Running(std::thread::ScopedJoinHandle<'s, Vec<Vec<Finding>>>),
+}
+
+impl PendingChecks<'_> {
+    fn wait(self) -> Vec<Vec<Finding>> {
+        match self {
+            PendingChecks::Ready(v) => v,
+            PendingChecks::Running(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        }
+    }
+}
+
+fn judge_with(
+    rec: &Recording,
+    claims: &Claims,
+    plan: &FaultPlan,
+    manifest: Option<&[ManifestEntry]>,
+    deliveries: &[&Delivery],
+    contents: &[(u64, bool)],
+    pending: PendingChecks,
+) -> Vec<CaseResult> {
+    let mut out = Vec::new();
     out.extend(super::webhook::webhook_cases(
         rec,
-        &deliveries,
+        deliveries,
         claims.webhook,
         claims.token.as_deref(),
     ));
@@ -362,11 +459,11 @@ fn judge_all(
             })
             .collect(),
     ));
-    let (shape, explained) = super::shape::message_shape(&deliveries);
+    let (shape, explained) = super::shape::message_shape(deliveries);
     out.extend(shape);
     let mut wh003 = Vec::new();
     let mut too_large = Vec::new();
-    for d in &deliveries {
+    for d in deliveries {
         // The message-shape rules judged it under their own ids; WH-016 one refused for
         // lack of a handshake.
         if explained.contains(&d.index)
@@ -423,10 +520,10 @@ fn judge_all(
         "no delivery exceeded the sink's cap",
         too_large,
     ));
-    out.extend(header_encoding(&deliveries));
-    out.push(redirects(&deliveries));
-    out.push(after_gone(&deliveries));
-    out.push(trace_context(&deliveries));
+    out.extend(header_encoding(deliveries));
+    out.push(redirects(deliveries));
+    out.push(after_gone(deliveries));
+    out.push(trace_context(deliveries));
     let batches: Vec<(String, Option<&Delivery>)> = deliveries
         .iter()
         .filter(|d| {
@@ -457,18 +554,20 @@ fn judge_all(
     // Events: group attempts by (source, id), in order of first arrival.
     let mut order: Vec<u64> = Vec::new();
     let mut events: HashMap<u64, Event> = HashMap::new();
-    let checker = EventChecker::new(registry).force_version(spec);
     let mut seen = SeenIds::default();
     let mut by_req: BTreeMap<String, Vec<(Finding, &Delivery)>> = BTreeMap::new();
     let mut counted = 0usize;
-    for d in &deliveries {
+    let mut checked = pending.wait().into_iter();
+    let mut contents = contents.iter();
+    for d in deliveries {
         for e in &d.events {
             let key = event_key(&e.source, &e.id);
             let cdevent = &e.envelope.cdevent;
             let ce = e.envelope.ce.as_ref();
+            let (content, first) = contents.next().copied().unwrap_or_default();
             let attempt = Attempt {
                 d,
-                content: content_hash(cdevent),
+                content,
                 timestamp: at(cdevent, &["context", "timestamp"])
                     .and_then(Value::as_str)
                     .map(str::to_owned),
@@ -493,8 +592,8 @@ fn judge_all(
                 }
             });
             // Each distinct content is judged once; a faithful retry adds nothing.
-            if ev.attempts.iter().all(|a| a.content != attempt.content) {
-                findings.extend(checker.check_envelope(&e.envelope).findings);
+            if first {
+                findings.extend(checked.next().unwrap_or_default());
                 counted += 1;
             }
             for f in findings {
@@ -1518,5 +1617,60 @@ mod tests {
         assert!(trace_id(a).is_some());
         assert_eq!(trace_id("00-xyz-00f067aa0ba902b7-01"), None);
         assert_eq!(trace_id(""), None);
+    }
+}
+
+#[cfg(test)]
+mod parallel_tests {
+    use super::*;
+    use crate::generators::{arb_event, arb_invalid_event};
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    /// 120 envelopes: two valid events for each one with a rule broken.
+    fn envelopes() -> Vec<Envelope> {
+        let mut runner = TestRunner::deterministic();
+        let valid = arb_event(SpecVersion::V0_4_1);
+        let invalid = arb_invalid_event(SpecVersion::V0_4_1);
+        (0..120)
+            .map(|i| {
+                let cdevent = if i % 3 == 2 {
+                    invalid.new_tree(&mut runner).unwrap().current().1.event
+                } else {
+                    valid.new_tree(&mut runner).unwrap().current().1
+                };
+                Envelope {
+                    mode: ContentMode::Binary,
+                    ce: None,
+                    content_type: Some("application/json".into()),
+                    cdevent,
+                    raw_data_was_base64: false,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn checks_on_many_threads_match_one_thread() {
+        let registry = Registry::embedded().unwrap();
+        let owned = envelopes();
+        let todo: Vec<&Envelope> = owned.iter().collect();
+        let render = |fs: Vec<Vec<Finding>>| -> Vec<Vec<(String, String)>> {
+            fs.into_iter()
+                .map(|f| f.into_iter().map(|f| (f.id, f.message)).collect())
+                .collect()
+        };
+        let one = render(check_on(&todo, &registry, None, 1));
+        assert_eq!(one.len(), todo.len());
+        let with_findings = one.iter().filter(|f| !f.is_empty()).count();
+        assert!(with_findings >= 40, "{with_findings} events with findings");
+        for threads in [2, 3, 7] {
+            assert_eq!(
+                render(check_on(&todo, &registry, None, threads)),
+                one,
+                "{threads} threads"
+            );
+        }
+        assert_eq!(check_threads(PARALLEL_CHECKS_FROM - 1), 1);
     }
 }
