@@ -11,7 +11,7 @@
 //! | `listener_raw` | reqwest posting the driver's requests (same bytes, same concurrency) to a trivial in-process listener that reads each body and answers 204; no checks |
 //! | `listener_driver` | `drivers::listener::run` sending and judging the same cases against the same listener (preflight and run-wide checks included) |
 //! | `sink_raw` | the same load generator posting binary-mode events to a raw hyper server that only reads bodies |
-//! | `sink` | the same load into the sender suite's `Sink`, then `judge` over its recording |
+//! | `sink_judged` (table row `sink`) | the same load into the sender suite's `Sink`, then `judge` over its recording |
 //! | `suite_wall` | the default listener suite (`cases(&Options::default())`, default `RunConfig`) against `reference listener`, preflight to last result |
 //!
 //! Everything runs in one process on a 2-worker tokio runtime: the load generator shares the
@@ -45,8 +45,9 @@ struct Args {
     events: usize,
     rounds: usize,
     concurrency: usize,
-    /// `--only listener` (both listener stages), `listener_raw`, `listener_driver` or `none`:
-    /// those stages alone, for profiling them (`none` measures the set-up).
+    /// `--only listener` (both listener stages), `listener_raw`, `listener_driver`, `sink`
+    /// (both sink stages), `sink_raw`, `sink_judged`, `suite_wall` or `none`: those stages
+    /// alone, for profiling them (`none` measures the set-up).
     only: Option<String>,
 }
 
@@ -171,12 +172,12 @@ fn sender_requests(events: usize) -> Vec<WireRequest> {
 
 fn main() {
     let a = args();
-    let only_listener = a.only.is_some();
     let stage = |name: &str| match a.only.as_deref() {
         None => true,
-        Some("listener") => name.starts_with("listener"),
+        Some(group @ ("listener" | "sink")) => name.starts_with(group),
         Some(o) => o == name,
     };
+    let any_sink = stage("sink_raw") || stage("sink_judged");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -194,10 +195,10 @@ fn main() {
             .collect(),
     );
     let sends = cases.len() + 1; // the preflight
-    let sender = Arc::new(if only_listener {
-        Vec::new()
-    } else {
+    let sender = Arc::new(if any_sink {
         sender_requests(a.events)
+    } else {
+        Vec::new()
     });
     println!(
         "listener: {} cases ({} requests), sender: {} events, concurrency {}, {} rounds",
@@ -240,42 +241,43 @@ fn main() {
                 t[1].push(sends as f64 / t0.elapsed().as_secs_f64());
                 assert!(results >= cases.len());
             }
-            if only_listener {
-                eprintln!("round {round} done");
-                continue;
+            // sink_raw
+            if stage("sink_raw") {
+                let t0 = Instant::now();
+                let n = load(&raw_sink, sender.clone(), a.concurrency).await;
+                assert_eq!(n, sender.len());
+                t[2].push(sender.len() as f64 / t0.elapsed().as_secs_f64());
             }
 
-            // sink_raw
-            let t0 = Instant::now();
-            let n = load(&raw_sink, sender.clone(), a.concurrency).await;
-            assert_eq!(n, sender.len());
-            t[2].push(sender.len() as f64 / t0.elapsed().as_secs_f64());
-
-            // sink: received, recorded, decoded, then judged
-            let sink = Sink::start(SinkConfig::default()).await.unwrap();
-            let t0 = Instant::now();
-            let n = load(&sink.url(), sender.clone(), a.concurrency).await;
-            let rec = sink.stop();
-            let judged = judge(
-                &rec,
-                &Claims::default(),
-                &FaultPlan::none(),
-                None,
-                &registry,
-                None,
-            );
-            t[3].push(sender.len() as f64 / t0.elapsed().as_secs_f64());
-            assert_eq!(n, sender.len());
-            assert!(!judged.is_empty());
+            // sink_judged: received, recorded, decoded, then judged
+            if stage("sink_judged") {
+                let sink = Sink::start(SinkConfig::default()).await.unwrap();
+                let t0 = Instant::now();
+                let n = load(&sink.url(), sender.clone(), a.concurrency).await;
+                let rec = sink.stop();
+                let judged = judge(
+                    &rec,
+                    &Claims::default(),
+                    &FaultPlan::none(),
+                    None,
+                    &registry,
+                    None,
+                );
+                t[3].push(sender.len() as f64 / t0.elapsed().as_secs_f64());
+                assert_eq!(n, sender.len());
+                assert!(!judged.is_empty());
+            }
 
             // suite_wall
-            let cfg = RunConfig {
-                target: format!("http://{reference}/events"),
-                ..RunConfig::default()
-            };
-            let t0 = Instant::now();
-            run(&cfg, default_cases.clone(), |_| ()).await.unwrap();
-            t[4].push(t0.elapsed().as_secs_f64());
+            if stage("suite_wall") {
+                let cfg = RunConfig {
+                    target: format!("http://{reference}/events"),
+                    ..RunConfig::default()
+                };
+                let t0 = Instant::now();
+                run(&cfg, default_cases.clone(), |_| ()).await.unwrap();
+                t[4].push(t0.elapsed().as_secs_f64());
+            }
             eprintln!("round {round} done");
         }
     });
