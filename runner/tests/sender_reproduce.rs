@@ -206,3 +206,116 @@ fn an_external_sender_case_re_judges_the_recorded_requests() {
     ]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// A recording written beside published results never holds the access token: it holds a
+/// placeholder, on which a replay judges WH-013 without being given the token.
+#[test]
+fn a_recording_never_holds_the_access_token_and_its_replay_judges_wh_013() {
+    const TOKEN: &str = "tok-9f2c41e7";
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("tok.jsonl");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let sink = command()
+        .args(["test", "sender", "-q", "--listen", &addr, "--token", TOKEN])
+        .args(["--expect", "3", "--timeout", "20s", "--results"])
+        .arg(&results)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(up, "the sink never listened");
+    let sent = command()
+        .args([
+            "reference",
+            "sender",
+            "--target",
+            &format!("http://{addr}/"),
+        ])
+        .args(["--count", "3", "--max-attempts", "1", "--token", TOKEN])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(sent, "the reference sender never reached the sink");
+    let out = sink.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(case(&results, "WH-013").status, Status::Passed);
+    let recording = dir.path().join("tok.requests.jsonl");
+    let text = std::fs::read_to_string(&recording).expect("a recording beside the results");
+    assert!(!text.contains(TOKEN), "the token is in the recording");
+    // Header values and bodies are base64 in the file: read it back and look at the bytes.
+    let (rec, _) = cdevents_suites::drivers::sender::read_recording(
+        text.as_bytes(),
+        &cdevents_suites::input::Limits::default(),
+    )
+    .expect("the recording reads back");
+    assert_eq!(rec.deliveries.len(), 3);
+    for d in &rec.deliveries {
+        let bytes = d
+            .headers
+            .iter()
+            .map(|(_, v)| &v[..])
+            .chain([d.body.as_slice(), d.path.as_bytes()]);
+        for b in bytes {
+            assert!(
+                !String::from_utf8_lossy(b).contains(TOKEN),
+                "the token is in request #{}",
+                d.index
+            );
+        }
+    }
+    assert!(text.contains("\"token_redacted\":true"), "{text}");
+    let results_text = std::fs::read_to_string(&results).unwrap();
+    assert!(!results_text.contains(TOKEN), "the token is in the results");
+
+    // Replayed without the token: every recorded delivery carried it.
+    let (code, out) = run(&[
+        "test",
+        "sender",
+        "--replay",
+        path(&recording),
+        "--case",
+        "WH-013",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("WH-013") && out.contains("ok"), "{out}");
+
+    // A recording whose deliveries lost the placeholder (as a sender without the token would
+    // have sent them) fails WH-013 on replay: the placeholder is judged, not waved through.
+    let broken = dir.path().join("broken.requests.jsonl");
+    std::fs::write(
+        &broken,
+        text.replace(
+            &b64(&format!("Bearer {}", "REDACTED-ACCESS-TOKEN")),
+            &b64("Bearer wrong"),
+        ),
+    )
+    .unwrap();
+    let (code, out) = run(&[
+        "test",
+        "sender",
+        "--replay",
+        path(&broken),
+        "--case",
+        "WH-013",
+    ]);
+    assert_eq!(code, 1, "{out}");
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

@@ -12,7 +12,7 @@ use cdevents_schemas::{Registry, SpecVersion};
 use cdevents_suites::drivers::listener::Secret;
 use cdevents_suites::drivers::sender::{
     judge, read_recording, write_recording, Claims, Guarantee, ManifestEntry, Ordering, Sink,
-    SinkConfig,
+    SinkConfig, REDACTED_TOKEN,
 };
 use cdevents_suites::faults::FaultPlan;
 use tokio::io::AsyncBufReadExt;
@@ -109,10 +109,12 @@ pub struct Args {
     #[arg(long = "case", value_name = "ID", help_heading = "Selection")]
     pub case: Vec<String>,
     /// Write every request received (raw) and the manifest to FILE, for `--replay`. Without a
-    /// trigger and with `--results`, they are written beside the results file.
+    /// trigger and with `--results`, they are written beside the results file. With `--token`,
+    /// every occurrence of the token is written as REDACTED-ACCESS-TOKEN.
     #[arg(long, value_name = "FILE", help_heading = "Sink")]
     pub record: Option<PathBuf>,
-    /// Judge the requests of a recording file (`--record`) instead of listening.
+    /// Judge the requests of a recording file (`--record`) instead of listening. WH-013 of a
+    /// recording written with `--token` is judged on its placeholder; `--token` is not needed.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["trigger", "record"], help_heading = "Sink")]
     pub replay: Option<PathBuf>,
     #[command(flatten)]
@@ -184,7 +186,7 @@ async fn run_async(args: Args) -> anyhow::Result<u8> {
     if let Some(path) = sender_repro::record_path(&args) {
         let write = || -> std::io::Result<()> {
             let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
-            write_recording(&mut f, &rec, Some(&manifest))
+            write_recording(&mut f, &rec, Some(&manifest), args.token.as_deref())
         };
         write().with_context(|| format!("cannot write the recording {}", path.display()))?;
     }
@@ -193,7 +195,13 @@ async fn run_async(args: Args) -> anyhow::Result<u8> {
         ordering,
         allow_batch: args.allow_batch,
         webhook: args.profiles.contains(&SenderProfile::Webhook),
-        token: args.token.clone().filter(|t| !t.is_empty()),
+        // A recording written with the token holds a placeholder where the token was: WH-013
+        // is judged on it, with or without --token on the replay.
+        token: if rec.token_redacted {
+            Some(REDACTED_TOKEN.to_owned())
+        } else {
+            args.token.clone().filter(|t| !t.is_empty())
+        },
     };
     let manifest = (!manifest.is_empty()).then_some(manifest);
     let mut cases = judge(

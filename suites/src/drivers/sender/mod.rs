@@ -25,7 +25,9 @@ mod webhook;
 
 pub use judge::{judge, Claims, Guarantee, Ordering};
 pub use lifecycle::{lifecycle_rank, LIFECYCLES};
-pub use record::{read_recording, write_recording, RecordingError, RECORDING_VERSION};
+pub use record::{
+    read_recording, write_recording, RecordingError, RECORDING_VERSION, REDACTED_TOKEN,
+};
 pub use sink::{
     Delivery, EventRef, ManifestEntry, Observer, Recording, Sink, SinkConfig, SinkStats,
     REDIRECT_PATH,

@@ -4,7 +4,8 @@
 //!
 //! One JSON object per line, each with a `kind`:
 //!
-//! - `{"kind":"recording","version":1}` first;
+//! - `{"kind":"recording","version":1}` first (with `"token_redacted":true` when it was written
+//!   with the sender's access token: see [`write_recording`]);
 //! - `{"kind":"delivery", ...}` per request, in arrival order: times in microseconds since the
 //!   sink started, header values and the body base64-encoded (they are raw bytes, kept exactly);
 //! - `{"kind":"manifest","id":…,"source":…}` per manifest entry, when the sender printed one.
@@ -32,6 +33,8 @@ const MAX_LINE: usize = 16 << 20;
 enum Line {
     Recording {
         version: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        token_redacted: bool,
     },
     Delivery(Box<RecordedDelivery>),
     Manifest(ManifestEntry),
@@ -85,23 +88,32 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// Writes a recording and the manifest.
+///
+/// With `token` (the access token the sender was given), every occurrence of it in a request
+/// target, a header value or a body is written as [`REDACTED_TOKEN`], and the file says so:
+/// recordings are written beside results that get published, and the token is a secret. A
+/// replay judges WH-013 against the placeholder, which stands where the token was and only
+/// there, so a delivery without the token, or with another, is still one without it.
 pub fn write_recording(
     out: &mut impl Write,
     rec: &Recording,
     manifest: Option<&[ManifestEntry]>,
+    token: Option<&str>,
 ) -> std::io::Result<()> {
+    let token = token.filter(|t| !t.is_empty()).map(str::as_bytes);
     let mut line = |l: &Line| -> std::io::Result<()> {
         serde_json::to_writer(&mut *out, l)?;
         out.write_all(b"\n")
     };
     line(&Line::Recording {
         version: RECORDING_VERSION,
+        token_redacted: token.is_some() || rec.token_redacted,
     })?;
     for d in &rec.handshakes {
-        line(&Line::Handshake(Box::new(recorded(d))))?;
+        line(&Line::Handshake(Box::new(recorded(d, token))))?;
     }
     for d in &rec.deliveries {
-        line(&Line::Delivery(Box::new(recorded(d))))?;
+        line(&Line::Delivery(Box::new(recorded(d, token))))?;
     }
     for m in manifest.unwrap_or_default() {
         line(&Line::Manifest(m.clone()))?;
@@ -109,20 +121,74 @@ pub fn write_recording(
     out.flush()
 }
 
-fn recorded(d: &Delivery) -> RecordedDelivery {
+/// What stands for the sender's access token in a recording written with it.
+pub const REDACTED_TOKEN: &str = "REDACTED-ACCESS-TOKEN";
+
+/// `bytes` with every occurrence of `token` replaced by [`REDACTED_TOKEN`], left to right.
+fn without_token<'b>(bytes: &'b [u8], token: Option<&[u8]>) -> std::borrow::Cow<'b, [u8]> {
+    let Some(token) = token else {
+        return bytes.into();
+    };
+    let mut found = memchr::memmem::find_iter(bytes, token).peekable();
+    if found.peek().is_none() {
+        return bytes.into();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut from = 0;
+    for at in found {
+        if at < from {
+            continue; // overlaps the previous occurrence, already replaced
+        }
+        out.extend_from_slice(&bytes[from..at]);
+        out.extend_from_slice(REDACTED_TOKEN.as_bytes());
+        from = at + token.len();
+    }
+    out.extend_from_slice(&bytes[from..]);
+    out.into()
+}
+
+/// A request target without the token: replaced as bytes, then, when its query still holds it
+/// percent-encoded (`access_token=a%2Fb`), rebuilt from the decoded pairs with it replaced
+/// (the rest of the query is then re-encoded, which is the price of not leaking it).
+fn path_without_token(path: &str, token: Option<&[u8]>) -> String {
+    let plain = String::from_utf8_lossy(&without_token(path.as_bytes(), token)).into_owned();
+    let Some(token) = token.and_then(|t| std::str::from_utf8(t).ok()) else {
+        return plain;
+    };
+    let Ok(mut url) = reqwest::Url::parse(&format!("http://sink{plain}")) else {
+        return plain;
+    };
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    if !pairs
+        .iter()
+        .any(|(k, v)| k.contains(token) || v.contains(token))
+    {
+        return plain;
+    }
+    let redact = |s: &str| s.replace(token, REDACTED_TOKEN);
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs.iter().map(|(k, v)| (redact(k), redact(v))));
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+fn recorded(d: &Delivery, token: Option<&[u8]>) -> RecordedDelivery {
     RecordedDelivery {
         index: d.index,
         connection: d.connection,
         received_us: micros(d.received),
         answered_us: micros(d.answered),
         method: d.method.clone(),
-        path: d.path.clone(),
+        path: path_without_token(&d.path, token),
         headers: d
             .headers
             .iter()
-            .map(|(n, v)| (n.clone(), b64().encode(v)))
+            .map(|(n, v)| (n.clone(), b64().encode(without_token(v, token))))
             .collect(),
-        body_base64: b64().encode(&d.body),
+        body_base64: b64().encode(without_token(&d.body, token)),
         refused: d.refused.clone(),
         attempt: d.attempt,
         fault: d.fault.to_string(),
@@ -158,7 +224,11 @@ pub fn read_recording(
         }
         let line: Line = serde_json::from_slice(&buf).map_err(|e| bad(e.to_string()))?;
         match line {
-            Line::Recording { version } => {
+            Line::Recording {
+                version,
+                token_redacted,
+            } => {
+                rec.token_redacted = token_redacted;
                 if version != RECORDING_VERSION {
                     return Err(bad(format!(
                         "recording version {version}; this build reads version {RECORDING_VERSION}"
@@ -281,7 +351,7 @@ mod tests {
             subject: None,
         }];
         let mut out = Vec::new();
-        write_recording(&mut out, &rec, Some(&m)).unwrap();
+        write_recording(&mut out, &rec, Some(&m), None).unwrap();
         let (back, manifest) = read_recording(&out[..], &Limits::default()).unwrap();
         assert_eq!(manifest, m);
         let (a, b) = (&rec.deliveries[0], &back.deliveries[0]);
@@ -315,5 +385,68 @@ mod tests {
                 other => panic!("{text}: {:?}", other.map(|_| ())),
             }
         }
+    }
+
+    #[test]
+    fn a_recording_written_with_the_token_holds_a_placeholder_and_judges_the_same() {
+        use super::super::webhook::carries_token;
+        let token = "s3cr/et t";
+        let with_path = |path: &str, headers: &[(&str, &[u8])], body: &[u8]| {
+            let mut d = delivery(body, headers);
+            d.path = path.into();
+            d
+        };
+        let rec = Recording {
+            deliveries: vec![
+                with_path("/", &[("authorization", b"Bearer s3cr/et t")], b"{}"),
+                with_path("/?access_token=s3cr%2Fet+t&x=%41", &[], b"{}"),
+                with_path("/?access_token=s3cr/et%20t", &[], b"{}"),
+                with_path(
+                    "/",
+                    &[("authorization", b"Bearer other")],
+                    b"{\"k\":\"s3cr/et t\"}",
+                ),
+                with_path("/", &[("authorization", b"Bearer s3cr/et tt")], b"{}"),
+                with_path("/", &[], b"{}"),
+            ],
+            handshakes: vec![delivery(b"", &[("authorization", b"Bearer s3cr/et t")])],
+            ..Recording::default()
+        };
+        let mut out = Vec::new();
+        write_recording(&mut out, &rec, None, Some(token)).unwrap();
+        let (back, _) = read_recording(&out[..], &Limits::default()).unwrap();
+        assert!(back.token_redacted);
+        // Nowhere in the file nor in what it reads back as, in any of the encodings sent.
+        let text = String::from_utf8(out.clone()).unwrap();
+        for form in ["s3cr/et", "s3cr%2Fet", "s3cr%2fet"] {
+            assert!(!text.contains(form), "{form} in {text}");
+        }
+        for d in back.deliveries.iter().chain(&back.handshakes) {
+            let all = [d.path.as_bytes(), &d.body]
+                .into_iter()
+                .chain(d.headers.iter().map(|(_, v)| &v[..]))
+                .any(|b| memchr::memmem::find(b, b"s3cr").is_some());
+            assert!(!all, "{d:?}");
+        }
+        // WH-013 judged on the placeholder gives what the token gave on the original.
+        let original: Vec<bool> = rec
+            .deliveries
+            .iter()
+            .map(|d| carries_token(d, token))
+            .collect();
+        let replayed: Vec<bool> = back
+            .deliveries
+            .iter()
+            .map(|d| carries_token(d, REDACTED_TOKEN))
+            .collect();
+        assert_eq!(original, [true, true, true, false, false, false]);
+        assert_eq!(replayed, original);
+        // Without a token nothing is changed and the file says nothing of it.
+        let mut plain = Vec::new();
+        write_recording(&mut plain, &rec, None, None).unwrap();
+        let (back, _) = read_recording(&plain[..], &Limits::default()).unwrap();
+        assert!(!back.token_redacted);
+        assert_eq!(back.deliveries[1].path, rec.deliveries[1].path);
+        assert!(!String::from_utf8(plain).unwrap().contains("token_redacted"));
     }
 }

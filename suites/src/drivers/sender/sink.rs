@@ -200,6 +200,11 @@ pub struct Recording {
     /// The OPTIONS validation requests of the webhook profile, in arrival order (status 200;
     /// `refused` says why one was not granted).
     pub handshakes: Vec<Delivery>,
+    /// Read back from a recording written with the sender's access token: every occurrence of
+    /// it in the request targets, header values and bodies is [`REDACTED_TOKEN`] instead.
+    ///
+    /// [`REDACTED_TOKEN`]: super::REDACTED_TOKEN
+    pub token_redacted: bool,
 }
 
 #[derive(Default)]
@@ -398,6 +403,7 @@ impl Sink {
             deliveries,
             stats: st.stats.clone(),
             handshakes: st.handshakes.clone(),
+            token_redacted: false,
         }
     }
 
@@ -413,6 +419,7 @@ impl Sink {
             deliveries,
             stats: st.stats.clone(),
             handshakes: std::mem::take(&mut st.handshakes),
+            token_redacted: false,
         }
     }
 }

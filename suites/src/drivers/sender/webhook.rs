@@ -10,7 +10,7 @@ use crate::drivers::listener::Secret;
 
 /// Whether a delivery carries `token` as `Authorization: Bearer` or the `access_token` query
 /// parameter (percent-decoded).
-fn carries_token(d: &Delivery, token: &str) -> bool {
+pub(super) fn carries_token(d: &Delivery, token: &str) -> bool {
     let bearer = d.headers.iter().any(|(n, v)| {
         n.eq_ignore_ascii_case("authorization")
             && std::str::from_utf8(v).is_ok_and(|v| {
