@@ -136,10 +136,9 @@ fn a_recorded_trigger_other_than_the_reference_sender_is_not_run() {
     assert!(!marker.exists(), "the recorded trigger was run");
 }
 
-#[test]
-fn an_external_sender_case_re_judges_the_recorded_requests() {
-    let dir = tempfile::tempdir().unwrap();
-    let results = dir.path().join("ext.jsonl");
+/// `test sender` waiting for three events from an external sender on a free loopback port,
+/// with `--results`; returns once it listens, with its URL.
+fn external_sink(results: &Path, extra: &[&str]) -> (std::process::Child, String) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -147,33 +146,47 @@ fn an_external_sender_case_re_judges_the_recorded_requests() {
     let addr = format!("127.0.0.1:{port}");
     let sink = command()
         .args(["test", "sender", "-q", "--listen", &addr])
+        .args(extra)
         .args(["--expect", "3", "--timeout", "20s", "--results"])
-        .arg(&results)
+        .arg(results)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let url = format!("http://{addr}/");
     // Wait until the sink listens, then send once: all three events must reach it.
-    let mut up = false;
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            up = true;
-            break;
+    let up = (0..100).any(|_| {
+        let up = std::net::TcpStream::connect(&addr).is_ok();
+        if !up {
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        up
+    });
     assert!(up, "the sink never listened");
+    (sink, format!("http://{addr}/"))
+}
+
+/// Three events from the reference sender (one attempt each, with `sender`'s flags) into an
+/// external sink (with `sink`'s); the sink's output once it is done.
+fn external_run(results: &Path, sink: &[&str], sender: &[&str]) -> std::process::Output {
+    let (sink, url) = external_sink(results, sink);
     let sent = command()
         .args(["reference", "sender", "--target", &url, "--count", "3"])
-        .args(["--max-attempts", "1", "--fault", "ce-type-mismatch"])
+        .args(["--max-attempts", "1"])
+        .args(sender)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .unwrap()
         .success();
     assert!(sent, "the reference sender never reached the sink");
-    let out = sink.wait_with_output().unwrap();
+    sink.wait_with_output().unwrap()
+}
+
+#[test]
+fn an_external_sender_case_re_judges_the_recorded_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("ext.jsonl");
+    let out = external_run(&results, &[], &["--fault", "ce-type-mismatch"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let recording = dir.path().join("ext.requests.jsonl");
     assert!(recording.exists(), "no recording beside the results");
@@ -214,43 +227,7 @@ fn a_recording_never_holds_the_access_token_and_its_replay_judges_wh_013() {
     const TOKEN: &str = "tok-9f2c41e7";
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("tok.jsonl");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let addr = format!("127.0.0.1:{port}");
-    let sink = command()
-        .args(["test", "sender", "-q", "--listen", &addr, "--token", TOKEN])
-        .args(["--expect", "3", "--timeout", "20s", "--results"])
-        .arg(&results)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut up = false;
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            up = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(up, "the sink never listened");
-    let sent = command()
-        .args([
-            "reference",
-            "sender",
-            "--target",
-            &format!("http://{addr}/"),
-        ])
-        .args(["--count", "3", "--max-attempts", "1", "--token", TOKEN])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(sent, "the reference sender never reached the sink");
-    let out = sink.wait_with_output().unwrap();
+    let out = external_run(&results, &["--token", TOKEN], &["--token", TOKEN]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(case(&results, "WH-013").status, Status::Passed);
     let recording = dir.path().join("tok.requests.jsonl");
