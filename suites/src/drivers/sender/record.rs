@@ -124,7 +124,8 @@ pub fn write_recording(
 /// What stands for the sender's access token in a recording written with it.
 pub const REDACTED_TOKEN: &str = "REDACTED-ACCESS-TOKEN";
 
-/// `bytes` with every occurrence of `token` replaced by [`REDACTED_TOKEN`], left to right.
+/// `bytes` with every occurrence of `token` replaced by [`REDACTED_TOKEN`], left to right
+/// (`find_iter` yields non-overlapping occurrences).
 fn without_token<'b>(bytes: &'b [u8], token: Option<&[u8]>) -> std::borrow::Cow<'b, [u8]> {
     let Some(token) = token else {
         return bytes.into();
@@ -136,9 +137,6 @@ fn without_token<'b>(bytes: &'b [u8], token: Option<&[u8]>) -> std::borrow::Cow<
     let mut out = Vec::with_capacity(bytes.len());
     let mut from = 0;
     for at in found {
-        if at < from {
-            continue; // overlaps the previous occurrence, already replaced
-        }
         out.extend_from_slice(&bytes[from..at]);
         out.extend_from_slice(REDACTED_TOKEN.as_bytes());
         from = at + token.len();
